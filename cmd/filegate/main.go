@@ -1,0 +1,280 @@
+// Command filegate is the Filegate file-transfer gateway.
+//
+//	filegate init --dir DIR [--json]     prepare a directory (config, keys, store, admin key)
+//	filegate serve [--config FILE]       run every front end
+//	filegate keys create|list|revoke     manage REST API accounts
+//	filegate version                     print the version
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/filegate/filegate/core/accounts"
+	"github.com/filegate/filegate/core/config"
+	"github.com/filegate/filegate/core/gateway"
+	"github.com/filegate/filegate/core/store"
+	hostapi "github.com/filegate/filegate/hostapi/v1"
+)
+
+// version is set at build time with -ldflags "-X main.version=..."; otherwise it comes
+// from the module's build info.
+var version = ""
+
+const usage = `usage: filegate <command> [flags]
+
+commands:
+  init --dir DIR [--json]        create DIR/gateway.toml (an existing one is kept), the data
+                                 directory, host keys, TLS certificate, store, one tenant and
+                                 an admin REST API account; print its keys
+  serve [--config FILE]          run the gateway (default ./gateway.toml; initialises ./ on
+                                 first start and prints the admin keys once)
+  keys create --scopes a,b [--expires 720h] [--path-prefix /x] [--description text]
+  keys list
+  keys revoke ACCESSKEY          REST API accounts (each takes --config FILE)
+  version                        print the version
+`
+
+func main() {
+	if err := run(context.Background(), os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "filegate:", err)
+		var ue usageError
+		if errors.As(err, &ue) {
+			os.Exit(2)
+		}
+		os.Exit(1)
+	}
+}
+
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg + "\n\n" + usage }
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return usageError{"no command given"}
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "init":
+		return cmdInit(ctx, rest, stdout)
+	case "serve":
+		return cmdServe(ctx, rest, stdout, stderr)
+	case "keys":
+		return cmdKeys(ctx, rest, stdout)
+	case "version", "--version", "-v":
+		fmt.Fprintln(stdout, "filegate", versionString(), "host API", hostapi.Version)
+		return nil
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	return usageError{fmt.Sprintf("unknown command %q", cmd)}
+}
+
+func versionString() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}
+
+func newFlags(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	return fs
+}
+
+// parse parses flags wherever they stand among the arguments ("keys revoke AK --config
+// f" as well as "keys revoke --config f AK"); positional arguments stay in order.
+func parse(fs *flag.FlagSet, args []string) error {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return usageError{fmt.Sprintf("%s: %v", fs.Name(), err)}
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		positional = append(positional, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	return fs.Parse(append([]string{"--"}, positional...))
+}
+
+func cmdInit(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := newFlags("init")
+	dir := fs.String("dir", ".", "directory to initialise")
+	asJSON := fs.Bool("json", false, "print one JSON object")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	_, res, err := gateway.Init(ctx, *dir)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return json.NewEncoder(stdout).Encode(res)
+	}
+	printKeys(stdout, res)
+	return nil
+}
+
+func printKeys(w io.Writer, res gateway.InitResult) {
+	if !res.Created {
+		fmt.Fprintf(w, "Already initialised (AssociationKey %s); keys are shown only once. Use `filegate keys create` for a new one.\n", res.AssociationKey)
+		return
+	}
+	fmt.Fprintf(w, `Admin REST API account (the SecretKey is shown only this once):
+  AssociationKey: %s
+  AccessKey:      %s
+  SecretKey:      %s
+Listening on: http %s, ftp %s, sftp %s
+`, res.AssociationKey, res.AccessKey, res.SecretKey, res.HTTP, res.FTP, res.SFTP)
+}
+
+// loadConfig reads --config, or ./gateway.toml, or the embedded defaults anchored at ./.
+func loadConfig(path string) (*config.Config, error) {
+	if path != "" {
+		return config.Load(path)
+	}
+	if _, err := os.Stat("gateway.toml"); err == nil {
+		return config.Load("gateway.toml")
+	}
+	return config.Default("."), nil
+}
+
+func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("serve")
+	cfgPath := fs.String("config", "", "configuration file (default ./gateway.toml)")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return usageError{fmt.Sprintf("serve: --log-level %q: want debug, info, warn or error", *logLevel)}
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	var cfg *config.Config
+	var res gateway.InitResult
+	var err error
+	if *cfgPath == "" {
+		// Like `filegate init --dir .`: writes gateway.toml only if it is missing.
+		cfg, res, err = gateway.Init(ctx, ".")
+	} else if cfg, err = config.Load(*cfgPath); err == nil {
+		res, err = gateway.Prepare(ctx, cfg)
+	}
+	if err != nil {
+		return err
+	}
+	if res.Created {
+		printKeys(stdout, res)
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	g, err := gateway.Open(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	return g.Run(ctx, nil)
+}
+
+func cmdKeys(ctx context.Context, args []string, stdout io.Writer) error {
+	if len(args) == 0 {
+		return usageError{"keys: want create, list or revoke"}
+	}
+	sub, rest := args[0], args[1:]
+	fs := newFlags("keys " + sub)
+	cfgPath := fs.String("config", "", "configuration file (default ./gateway.toml)")
+	scopes := fs.String("scopes", "", "comma-separated scopes")
+	expires := fs.Duration("expires", 0, "lifetime, e.g. 720h (default: never expires)")
+	prefix := fs.String("path-prefix", "", "confine the account to this folder")
+	desc := fs.String("description", "", "what the key is for")
+	if err := parse(fs, rest); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	st, err := gateway.OpenStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	tenants, err := st.Tenants(ctx)
+	if err != nil {
+		return err
+	}
+	if len(tenants) == 0 {
+		return fmt.Errorf("keys: the store at %s has no tenant: run `filegate init` first", cfg.DataPath())
+	}
+	t := tenants[0]
+	switch sub {
+	case "create":
+		if *scopes == "" {
+			return usageError{"keys create: --scopes is required (e.g. --scopes file.read,file.list)"}
+		}
+		in := accounts.NewAPIAccount{Scopes: []string{*scopes}, PathPrefix: *prefix, Description: *desc}
+		if *expires < 0 {
+			return usageError{"keys create: --expires must be positive"}
+		}
+		if *expires > 0 {
+			in.ExpiresAt = time.Now().Add(*expires)
+		}
+		svc := &accounts.Service{Store: st}
+		a, secret, err := svc.CreateAPIAccount(ctx, t.ID, nil, in)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "AssociationKey: %s\nAccessKey:      %s\nSecretKey:      %s\nScopes:         %s\n", t.AssociationKey, a.AccessKey, secret, strings.Join(a.Scopes, " "))
+		if !a.ExpiresAt.IsZero() {
+			fmt.Fprintf(stdout, "ExpiresAt:      %s\n", a.ExpiresAt.Format(time.RFC3339))
+		}
+		return nil
+	case "list":
+		list, _, err := st.APIAccounts(ctx, t.ID, 1<<30, 0)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(stdout, 2, 8, 2, ' ', 0)
+		fmt.Fprintln(tw, "ACCESSKEY\tEXPIRES\tPATH\tSCOPES\tDESCRIPTION")
+		for _, a := range list {
+			exp := "never"
+			if !a.ExpiresAt.IsZero() {
+				exp = a.ExpiresAt.Format(time.RFC3339)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", a.AccessKey, exp, a.PathPrefix, strings.Join(a.Scopes, ","), a.Description)
+		}
+		return tw.Flush()
+	case "revoke":
+		if fs.NArg() != 1 {
+			return usageError{"keys revoke: want exactly one AccessKey"}
+		}
+		if err := st.DeleteAPIAccount(ctx, t.ID, fs.Arg(0)); err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				return fmt.Errorf("keys revoke: no REST API account %q", fs.Arg(0))
+			}
+			return err
+		}
+		fmt.Fprintf(stdout, "revoked %s\n", fs.Arg(0))
+		return nil
+	}
+	return usageError{fmt.Sprintf("keys: unknown subcommand %q (want create, list or revoke)", sub)}
+}

@@ -1,0 +1,235 @@
+package gateway
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"sync"
+
+	"github.com/filegate/filegate/core/accounts"
+	"github.com/filegate/filegate/core/auth"
+	"github.com/filegate/filegate/core/builtin"
+	"github.com/filegate/filegate/core/config"
+	"github.com/filegate/filegate/core/httpapi"
+	"github.com/filegate/filegate/core/store"
+	"github.com/filegate/filegate/core/vfs"
+	hostapi "github.com/filegate/filegate/hostapi/v1"
+)
+
+// Gateway is one running Filegate node.
+type Gateway struct {
+	Config   *config.Config
+	Store    *store.Store
+	Accounts *accounts.Service
+	Log      *slog.Logger
+
+	backends map[string]hostapi.Storage
+	api      *httpapi.API
+
+	mu    sync.Mutex
+	addrs map[string]net.Addr // listener name → bound address, once Run has bound it
+}
+
+// Open opens the store and the storage backends cfg names. The data directory must have
+// been prepared (Prepare or Init).
+func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Gateway, error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	st, err := OpenStore(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	g := &Gateway{Config: cfg, Store: st, Log: log, backends: map[string]hostapi.Storage{}, addrs: map[string]net.Addr{}}
+	if err := g.openBackends(ctx); err != nil {
+		st.Close()
+		return nil, err
+	}
+	key, err := st.SigningKey(ctx)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	g.Accounts = &accounts.Service{Store: st, Tokens: auth.NewTokens(key, cfg.HTTP.TokenTTL.D()), EnsureDir: g.ensureDir}
+	g.api = httpapi.New(httpapi.Options{
+		Accounts: g.Accounts, Store: st, Log: log.With("component", "http"),
+		RateLimit: cfg.HTTP.RateLimit, RateWindow: cfg.HTTP.RateWindow.D(), MaxJSONBody: int64(cfg.HTTP.MaxJSONBody),
+		Files: g,
+	})
+	return g, nil
+}
+
+func (g *Gateway) openBackends(ctx context.Context) error {
+	specs := g.Config.Storage
+	if len(specs) == 0 {
+		specs = []config.Storage{{Name: "default", Plugin: "local", Config: map[string]any{"root": filepath.Join(g.Config.DataPath(), "storage")}}}
+	}
+	for _, s := range specs {
+		cfg := s.Config
+		if s.Plugin == "local" {
+			cfg = resolveRoot(g.Config, cfg)
+		}
+		b, err := builtin.OpenStorage(s.Plugin, cfg)
+		if err != nil {
+			return fmt.Errorf("storage %q: %w", s.Name, err)
+		}
+		if sw, ok := b.(interface{ SweepTemp(context.Context) error }); ok {
+			if err := sw.SweepTemp(ctx); err != nil {
+				g.Log.Warn("sweeping unfinished uploads", "storage", s.Name, "err", err)
+			}
+		}
+		g.backends[s.Name] = b
+	}
+	if g.backends["default"] == nil {
+		return errors.New("config: no [[storage]] is named \"default\": the tenant's primary storage must be")
+	}
+	return nil
+}
+
+// resolveRoot makes a local backend's relative root relative to the config file.
+func resolveRoot(cfg *config.Config, c map[string]any) map[string]any {
+	root, ok := c["root"].(string)
+	if !ok {
+		return c
+	}
+	out := make(map[string]any, len(c))
+	for k, v := range c {
+		out[k] = v
+	}
+	out["root"] = cfg.Resolve(root)
+	return out
+}
+
+// Backend returns the storage backend named name.
+func (g *Gateway) Backend(name string) (hostapi.Storage, error) {
+	b, ok := g.backends[name]
+	if !ok {
+		return nil, fmt.Errorf("no storage backend named %q", name)
+	}
+	return b, nil
+}
+
+// SetBackend replaces or adds a backend (tests use it to give tenants separate storage).
+func (g *Gateway) SetBackend(name string, b hostapi.Storage) { g.backends[name] = b }
+
+// TenantFS returns a view of tenant t's storage for one session. Chroot and rights come
+// from the session.
+func (g *Gateway) TenantFS(t store.Tenant, s vfs.Session) (*vfs.FS, error) {
+	b, err := g.Backend(t.Storage)
+	if err != nil {
+		return nil, err
+	}
+	s.TenantID, s.TenantRoot = t.ID, t.StorageRoot
+	return vfs.New(b, g.Store, s), nil
+}
+
+// FS implements httpapi.Files: a REST API account sees its tenant's storage under its
+// PathPrefix, with rights from its scopes.
+func (g *Gateway) FS(ctx context.Context, who accounts.Principal, remoteAddr string) (*vfs.FS, error) {
+	has := func(s string) bool { return auth.Missing(who.Account.Scopes, []string{s}) == "" }
+	protocol := "http"
+	if g.Config.HTTP.TLS {
+		protocol = "https"
+	}
+	return g.TenantFS(who.Tenant, vfs.Session{
+		Chroot: who.Account.PathPrefix, Account: who.Account.AccessKey, Protocol: protocol, RemoteAddr: remoteAddr,
+		Rights: vfs.Rights{Read: has(auth.ScopeFileRead), List: has(auth.ScopeFileList), Write: has(auth.ScopeFileCreate),
+			Delete: has(auth.ScopeFileDelete), Rename: has(auth.ScopeFileRename)},
+	})
+}
+
+// ensureDir creates an FTP account's chroot in its tenant's storage.
+func (g *Gateway) ensureDir(ctx context.Context, t store.Tenant, dir string) error {
+	fs, err := g.TenantFS(t, vfs.Session{Chroot: "/", Account: "system", Protocol: "http", Rights: vfs.Rights{Write: true, List: true}})
+	if err != nil {
+		return err
+	}
+	return fs.Mkdir(ctx, dir, true)
+}
+
+// Addr returns the bound address of the listener name ("http", "ftp", "sftp") once Run
+// has bound it, or nil.
+func (g *Gateway) Addr(name string) net.Addr {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.addrs[name]
+}
+
+// Run serves every enabled front end until ctx ends, then stops them and returns.
+// ready, when not nil, is closed once every listener is bound.
+func (g *Gateway) Run(ctx context.Context, ready chan<- struct{}) error {
+	defer g.Store.Close()
+	var wg sync.WaitGroup
+	errc := make(chan error, 4)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if l := g.Config.HTTP.Listen; l != "off" {
+		ln, err := g.listen(ctx, "http", l)
+		if err != nil {
+			return err
+		}
+		srv := g.api.Server()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var err error
+			if g.Config.HTTP.TLS {
+				err = srv.ServeTLS(ln, g.certFile(g.Config.HTTP.Cert, TLSCert), g.certFile(g.Config.HTTP.Key, TLSKey))
+			} else {
+				err = srv.Serve(ln)
+			}
+			if err != nil {
+				errc <- fmt.Errorf("http: %w", err)
+			}
+		}()
+		go func() {
+			<-ctx.Done()
+			srv.Shutdown()
+		}()
+	}
+	if ready != nil {
+		close(ready)
+	}
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	cancel()
+	wg.Wait()
+	return err
+}
+
+func (g *Gateway) listen(ctx context.Context, name, addr string) (net.Listener, error) {
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("%s: listen on %s: %w (set [%s] listen to a free address, or \"off\")", name, addr, err, name)
+	}
+	g.mu.Lock()
+	g.addrs[name] = ln.Addr()
+	g.mu.Unlock()
+	g.Log.Info("listening", "protocol", name, "addr", ln.Addr().String())
+	return ln, nil
+}
+
+// certFile is the configured file, or the one init generated in the data directory.
+func (g *Gateway) certFile(configured, generated string) string {
+	if configured != "" {
+		return g.Config.Resolve(configured)
+	}
+	return filepath.Join(g.Config.DataPath(), generated)
+}
+
+// TLSConfig loads the certificate for a listener (configured cert/key, or the generated one).
+func (g *Gateway) TLSConfig(cert, key string) (*tls.Config, error) {
+	c, err := tls.LoadX509KeyPair(g.certFile(cert, TLSCert), g.certFile(key, TLSKey))
+	if err != nil {
+		return nil, fmt.Errorf("tls: %w", err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{c}, MinVersion: tls.VersionTLS12}, nil
+}

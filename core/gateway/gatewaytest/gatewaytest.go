@@ -1,0 +1,172 @@
+// Package gatewaytest starts a real Filegate gateway on 127.0.0.1 for tests and gives
+// them an HTTP client that speaks its API.
+package gatewaytest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/filegate/filegate/core/config"
+	"github.com/filegate/filegate/core/gateway"
+)
+
+// Env is a running gateway.
+type Env struct {
+	T              testing.TB
+	Dir            string
+	G              *gateway.Gateway
+	URL            string // http://127.0.0.1:PORT
+	AssociationKey string
+	AccessKey      string
+	SecretKey      string
+	token          string
+}
+
+// Start initialises a temporary directory with gateway.toml holding text (may be ""),
+// then points every listener at 127.0.0.1:0 (HTTP) or off (FTP, SFTP), turns rate
+// limits off, lets adjust change anything, and runs the gateway until the test ends.
+func Start(t testing.TB, text string, adjust func(*config.Config)) *Env {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "gateway.toml"), []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, res, err := gateway.Init(context.Background(), dir)
+	if err != nil {
+		t.Fatalf("init: %v", err)
+	}
+	cfg.HTTP.Listen, cfg.FTP.Listen, cfg.SFTP.Listen = "127.0.0.1:0", "off", "off"
+	cfg.HTTP.RateLimit = 0
+	if adjust != nil {
+		adjust(cfg)
+	}
+	return run(t, dir, cfg, res)
+}
+
+func run(t testing.TB, dir string, cfg *config.Config, res gateway.InitResult) *Env {
+	t.Helper()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if testing.Verbose() {
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	g, err := gateway.Open(context.Background(), cfg, log)
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ready, done := make(chan struct{}), make(chan error, 1)
+	go func() { done <- g.Run(ctx, ready) }()
+	select {
+	case <-ready:
+	case err := <-done:
+		cancel()
+		t.Fatalf("run: %v", err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Error("gateway did not stop within 10s")
+		}
+	})
+	e := &Env{T: t, Dir: dir, G: g, AssociationKey: res.AssociationKey, AccessKey: res.AccessKey, SecretKey: res.SecretKey}
+	if a := g.Addr("http"); a != nil {
+		scheme := "http"
+		if cfg.HTTP.TLS {
+			scheme = "https"
+		}
+		e.URL = scheme + "://" + a.String()
+	}
+	return e
+}
+
+// Token authenticates with the admin keys (once) and returns the bearer token.
+func (e *Env) Token() string {
+	if e.token == "" {
+		e.token = e.Auth(e.AssociationKey, e.AccessKey, e.SecretKey)
+	}
+	return e.token
+}
+
+// Auth exchanges three keys for a token, failing the test if that fails.
+func (e *Env) Auth(assoc, access, secret string) string {
+	e.T.Helper()
+	var out struct{ Token string }
+	status := e.Do("POST", "/apiaccess/auth", "", map[string]string{"AssociationKey": assoc, "AccessKey": access, "SecretKey": secret}, &out)
+	if status != 200 || out.Token == "" {
+		e.T.Fatalf("auth: status %d", status)
+	}
+	return out.Token
+}
+
+// Do sends a request with an optional JSON body (a []byte or string is sent as is) and
+// bearer token, decodes a JSON response into out when out is not nil, and returns the
+// status.
+func (e *Env) Do(method, path, token string, body, out any) int {
+	e.T.Helper()
+	resp := e.Request(method, path, token, body)
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if out != nil && len(b) > 0 {
+		if err := json.Unmarshal(b, out); err != nil {
+			e.T.Fatalf("%s %s: decoding %q: %v", method, path, b, err)
+		}
+	}
+	return resp.StatusCode
+}
+
+// Request sends a request and returns the raw response; the caller closes its body.
+func (e *Env) Request(method, path, token string, body any) *http.Response {
+	e.T.Helper()
+	var r io.Reader
+	switch b := body.(type) {
+	case nil:
+	case []byte:
+		r = bytes.NewReader(b)
+	case string:
+		r = strings.NewReader(b)
+	default:
+		j, err := json.Marshal(b)
+		if err != nil {
+			e.T.Fatal(err)
+		}
+		r = bytes.NewReader(j)
+	}
+	req, err := http.NewRequest(method, e.URL+path, r)
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.T.Fatalf("%s %s: %v", method, path, err)
+	}
+	return resp
+}
+
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}

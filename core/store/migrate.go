@@ -1,0 +1,113 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+)
+
+// migrations are applied in order, each once; never edit one that has shipped, append.
+// They use portable SQL; {{id}} and {{blob}} are rewritten by the Dialect.
+var migrations = []string{
+	// 1: the foundation.
+	`CREATE TABLE tenants (
+		id {{id}},
+		association_key TEXT NOT NULL UNIQUE,
+		name TEXT NOT NULL,
+		storage TEXT NOT NULL,
+		storage_root TEXT NOT NULL,
+		created_at BIGINT NOT NULL
+	);
+	CREATE TABLE api_accounts (
+		id {{id}},
+		tenant_id BIGINT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+		access_key TEXT NOT NULL UNIQUE,
+		secret_hash TEXT NOT NULL,
+		scopes TEXT NOT NULL,
+		path_prefix TEXT NOT NULL,
+		description TEXT NOT NULL,
+		expires_at BIGINT NOT NULL,
+		created_at BIGINT NOT NULL
+	);
+	CREATE TABLE ftp_accounts (
+		id {{id}},
+		tenant_id BIGINT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+		username TEXT NOT NULL UNIQUE,
+		password_hash TEXT NOT NULL,
+		ssh_keys TEXT NOT NULL,
+		access_rights TEXT NOT NULL,
+		chroot TEXT NOT NULL,
+		description TEXT NOT NULL,
+		enabled INTEGER NOT NULL,
+		allowed_ips TEXT NOT NULL,
+		created_at BIGINT NOT NULL,
+		updated_at BIGINT NOT NULL
+	);
+	CREATE INDEX ftp_accounts_tenant ON ftp_accounts(tenant_id, id);
+	CREATE TABLE signing_keys (
+		id {{id}},
+		secret {{blob}} NOT NULL,
+		created_at BIGINT NOT NULL
+	);
+	CREATE TABLE events (
+		id {{id}},
+		tenant_id BIGINT NOT NULL,
+		time BIGINT NOT NULL,
+		type TEXT NOT NULL,
+		protocol TEXT NOT NULL,
+		account TEXT NOT NULL,
+		path TEXT NOT NULL,
+		from_path TEXT NOT NULL,
+		size BIGINT NOT NULL,
+		sha256 TEXT NOT NULL,
+		remote_addr TEXT NOT NULL,
+		is_dir INTEGER NOT NULL
+	);
+	CREATE INDEX events_tenant ON events(tenant_id, id);
+	CREATE INDEX events_tenant_type ON events(tenant_id, type, id);
+	CREATE TABLE tree (
+		tenant_id BIGINT NOT NULL,
+		path TEXT NOT NULL,
+		type TEXT NOT NULL,
+		size BIGINT NOT NULL,
+		modified BIGINT NOT NULL,
+		sha256 TEXT NOT NULL,
+		protocol TEXT NOT NULL,
+		account TEXT NOT NULL,
+		PRIMARY KEY (tenant_id, path)
+	);
+	CREATE TABLE multi_downloads (
+		id TEXT PRIMARY KEY,
+		tenant_id BIGINT NOT NULL,
+		access_key TEXT NOT NULL,
+		paths TEXT NOT NULL,
+		expires_at BIGINT NOT NULL
+	);`,
+}
+
+// migrate applies the migrations the database has not seen yet, each in a transaction.
+func (s *Store) migrate(ctx context.Context) error {
+	if _, err := s.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)`); err != nil {
+		return fmt.Errorf("store: migrate: %w", err)
+	}
+	var have int
+	if err := s.w.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&have); err != nil {
+		return fmt.Errorf("store: migrate: %w", err)
+	}
+	if have > len(migrations) {
+		return fmt.Errorf("store: the database is at schema version %d but this filegate knows only %d: upgrade filegate", have, len(migrations))
+	}
+	for v := have + 1; v <= len(migrations); v++ {
+		err := s.inTx(ctx, func(tx *sql.Tx) error {
+			if _, err := tx.ExecContext(ctx, s.d.DDL(migrations[v-1])); err != nil {
+				return err
+			}
+			_, err := tx.ExecContext(ctx, s.d.Rebind(`INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`), v, ms(now()))
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("store: migration %d: %w", v, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,53 @@
+package store
+
+import (
+	"database/sql"
+	"errors"
+	"net/url"
+	"strings"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// sqliteDialect is the embedded default: one file, WAL mode, one writer.
+type sqliteDialect struct{}
+
+func (sqliteDialect) Name() string { return "sqlite" }
+
+func (sqliteDialect) Open(dsn string) (w, r *sql.DB, err error) {
+	pragmas := url.Values{}
+	for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(NORMAL)", "foreign_keys(ON)"} {
+		pragmas.Add("_pragma", p)
+	}
+	sep := "?"
+	if strings.Contains(dsn, "?") {
+		sep = "&"
+	}
+	full := "file:" + dsn + sep + pragmas.Encode()
+	if w, err = sql.Open("sqlite", full); err != nil {
+		return nil, nil, err
+	}
+	w.SetMaxOpenConns(1)
+	if r, err = sql.Open("sqlite", full); err != nil {
+		w.Close()
+		return nil, nil, err
+	}
+	r.SetMaxOpenConns(8)
+	r.SetMaxIdleConns(8)
+	return w, r, w.Ping()
+}
+
+func (sqliteDialect) Rebind(q string) string { return q }
+
+func (sqliteDialect) DDL(stmt string) string {
+	return strings.NewReplacer("{{id}}", "INTEGER PRIMARY KEY AUTOINCREMENT", "{{blob}}", "BLOB").Replace(stmt)
+}
+
+func (sqliteDialect) IsDuplicate(err error) bool {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		return se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+	}
+	return false
+}

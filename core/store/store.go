@@ -1,0 +1,137 @@
+// Package store is Filegate's state: tenants, REST API accounts, FTP accounts, signing
+// keys, the event log and the metadata tree, in SQLite (embedded, the default) or,
+// later, PostgreSQL. SQL is written once with ? placeholders; everything that differs
+// between databases lives in a Dialect.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Errors returned by the store, matched with errors.Is.
+var (
+	ErrNotFound  = errors.New("not found")
+	ErrDuplicate = errors.New("already exists")
+)
+
+// Store is the database. Its methods are safe for concurrent use.
+type Store struct {
+	d Dialect
+	w *sql.DB // writes (one connection for SQLite, so writers queue instead of failing)
+	r *sql.DB // reads
+}
+
+// Dialect is what differs between the databases the store runs on.
+type Dialect interface {
+	// Name is the driver name in config, "sqlite" or "postgres".
+	Name() string
+	// Open returns the pools for writes and reads (they may be the same).
+	Open(dsn string) (w, r *sql.DB, err error)
+	// Rebind rewrites ? placeholders into the database's own form.
+	Rebind(query string) string
+	// DDL rewrites the portable type names used in migrations ({{id}}, {{blob}}).
+	DDL(stmt string) string
+	// IsDuplicate reports whether err is a unique-constraint violation.
+	IsDuplicate(err error) bool
+}
+
+// Open opens the database selected by driver ("sqlite") and applies every pending
+// migration.
+func Open(ctx context.Context, driver, dsn string) (*Store, error) {
+	var d Dialect
+	switch driver {
+	case "sqlite", "":
+		d = sqliteDialect{}
+	default:
+		return nil, fmt.Errorf("store: driver %q is not available in this build (want \"sqlite\")", driver)
+	}
+	w, r, err := d.Open(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", d.Name(), err)
+	}
+	s := &Store{d: d, w: w, r: r}
+	if err := s.migrate(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error {
+	err := s.w.Close()
+	if s.r != s.w {
+		err = errors.Join(err, s.r.Close())
+	}
+	return err
+}
+
+func (s *Store) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	return s.w.ExecContext(ctx, s.d.Rebind(q), args...)
+}
+
+func (s *Store) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	return s.r.QueryContext(ctx, s.d.Rebind(q), args...)
+}
+
+func (s *Store) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	return s.r.QueryRowContext(ctx, s.d.Rebind(q), args...)
+}
+
+// insertID runs an INSERT ... RETURNING id on the write pool.
+func (s *Store) insertID(ctx context.Context, q string, args ...any) (int64, error) {
+	var id int64
+	err := s.w.QueryRowContext(ctx, s.d.Rebind(q+" RETURNING id"), args...).Scan(&id)
+	if err != nil && s.d.IsDuplicate(err) {
+		return 0, ErrDuplicate
+	}
+	return id, err
+}
+
+// inTx runs fn in a write transaction.
+func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// ms converts a time to the integer milliseconds the schema stores.
+func ms(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+// fromMS is the inverse of ms.
+func fromMS(v int64) time.Time {
+	if v == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(v).UTC()
+}
+
+func splitList(s string, sep string) []string {
+	if s == "" {
+		return []string{}
+	}
+	return strings.Split(s, sep)
+}
+
+func notFound(err error, what string) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("%s: %w", what, ErrNotFound)
+	}
+	return err
+}

@@ -1,0 +1,36 @@
+package hostapi
+
+import "time"
+
+// Event types, as pinned by DESIGN.md.
+const (
+	EventFileUploaded   = "file.uploaded"
+	EventFileDownloaded = "file.downloaded"
+	EventFileDeleted    = "file.deleted"
+	EventFileMoved      = "file.moved"
+	EventDirCreated     = "dir.created"
+	EventDirDeleted     = "dir.deleted"
+	EventLoginSucceeded = "login.succeeded"
+	EventLoginFailed    = "login.failed"
+)
+
+// EventTypes lists every event type in a stable order.
+var EventTypes = []string{
+	EventFileUploaded, EventFileDownloaded, EventFileDeleted, EventFileMoved,
+	EventDirCreated, EventDirDeleted, EventLoginSucceeded, EventLoginFailed,
+}
+
+// Event is one completed operation, as recorded in the event log and handed to rules.
+type Event struct {
+	ID         int64     `json:"id"`
+	Time       time.Time `json:"time"`
+	Type       string    `json:"type"`
+	Protocol   string    `json:"protocol"` // ftp, ftps, sftp, http, rule
+	Account    string    `json:"account"`
+	Path       string    `json:"path"`
+	From       string    `json:"from,omitempty"` // the previous path, for file.moved
+	Size       int64     `json:"size"`
+	SHA256     string    `json:"sha256"`
+	RemoteAddr string    `json:"remote_addr"`
+	IsDir      bool      `json:"is_dir,omitempty"` // for file.moved of a folder
+}
