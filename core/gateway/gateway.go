@@ -8,12 +8,15 @@ import (
 	"log/slog"
 	"net"
 	"path/filepath"
+	"net/netip"
 	"sync"
+	"time"
 
 	"github.com/filegate/filegate/core/accounts"
 	"github.com/filegate/filegate/core/auth"
 	"github.com/filegate/filegate/core/builtin"
 	"github.com/filegate/filegate/core/config"
+	"github.com/filegate/filegate/core/guard"
 	"github.com/filegate/filegate/core/httpapi"
 	"github.com/filegate/filegate/core/store"
 	"github.com/filegate/filegate/core/vfs"
@@ -25,6 +28,7 @@ type Gateway struct {
 	Config   *config.Config
 	Store    *store.Store
 	Accounts *accounts.Service
+	Guard    *guard.Guard
 	Log      *slog.Logger
 
 	backends map[string]hostapi.Storage
@@ -55,10 +59,15 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Gateway, 
 		return nil, err
 	}
 	g.Accounts = &accounts.Service{Store: st, Tokens: auth.NewTokens(key, cfg.HTTP.TokenTTL.D()), EnsureDir: g.ensureDir}
+	sec := cfg.Security
+	g.Guard = guard.New(sec.BanThreshold, sec.BanWindow.D(), sec.BanTime.D())
+	g.Guard.OnBan = func(addr netip.Addr, until time.Time, protocol, account string) {
+		log.Warn("banned address after repeated failed logins", "addr", addr, "until", until, "protocol", protocol, "account", account)
+	}
 	g.api = httpapi.New(httpapi.Options{
 		Accounts: g.Accounts, Store: st, Log: log.With("component", "http"),
 		RateLimit: cfg.HTTP.RateLimit, RateWindow: cfg.HTTP.RateWindow.D(), MaxJSONBody: int64(cfg.HTTP.MaxJSONBody),
-		Files: g,
+		Files: g, Guard: g.Guard,
 	})
 	return g, nil
 }
@@ -159,42 +168,54 @@ func (g *Gateway) Addr(name string) net.Addr {
 	return g.addrs[name]
 }
 
+// frontEnd is one protocol listener: Serve runs until ctx ends, then closes ln and
+// returns once its connections have stopped.
+type frontEnd struct {
+	name   string // "http", "ftp", "sftp"
+	listen string // host:port or "off"
+	serve  func(ctx context.Context, ln net.Listener) error
+}
+
+// frontEnds lists every protocol front end; protocols.go adds FTP and SFTP.
+func (g *Gateway) frontEnds() ([]frontEnd, error) {
+	fes := []frontEnd{{name: "http", listen: g.Config.HTTP.Listen, serve: g.serveHTTP}}
+	more, err := g.protocolFrontEnds()
+	return append(fes, more...), err
+}
+
 // Run serves every enabled front end until ctx ends, then stops them and returns.
-// ready, when not nil, is closed once every listener is bound.
+// ready, when not nil, is closed once every listener is bound. Run closes the store.
 func (g *Gateway) Run(ctx context.Context, ready chan<- struct{}) error {
 	defer g.Store.Close()
-	var wg sync.WaitGroup
-	errc := make(chan error, 4)
+	fes, err := g.frontEnds()
+	if err != nil {
+		return err
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	if l := g.Config.HTTP.Listen; l != "off" {
-		ln, err := g.listen(ctx, "http", l)
+	var wg sync.WaitGroup
+	errc := make(chan error, len(fes))
+	for _, fe := range fes {
+		if fe.listen == "off" {
+			continue
+		}
+		ln, err := g.listen(ctx, fe.name, fe.listen)
 		if err != nil {
+			cancel()
+			wg.Wait()
 			return err
 		}
-		srv := g.api.Server()
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			var err error
-			if g.Config.HTTP.TLS {
-				err = srv.ServeTLS(ln, g.certFile(g.Config.HTTP.Cert, TLSCert), g.certFile(g.Config.HTTP.Key, TLSKey))
-			} else {
-				err = srv.Serve(ln)
+			if err := fe.serve(ctx, ln); err != nil && ctx.Err() == nil {
+				errc <- fmt.Errorf("%s: %w", fe.name, err)
 			}
-			if err != nil {
-				errc <- fmt.Errorf("http: %w", err)
-			}
-		}()
-		go func() {
-			<-ctx.Done()
-			srv.Shutdown()
 		}()
 	}
 	if ready != nil {
 		close(ready)
 	}
-	var err error
 	select {
 	case <-ctx.Done():
 	case err = <-errc:
@@ -202,6 +223,28 @@ func (g *Gateway) Run(ctx context.Context, ready chan<- struct{}) error {
 	cancel()
 	wg.Wait()
 	return err
+}
+
+// serveHTTP runs the REST API on ln until ctx ends.
+func (g *Gateway) serveHTTP(ctx context.Context, ln net.Listener) error {
+	srv := g.api.Server()
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		<-ctx.Done()
+		srv.Shutdown()
+	}()
+	var err error
+	if g.Config.HTTP.TLS {
+		err = srv.ServeTLS(ln, g.certFile(g.Config.HTTP.Cert, TLSCert), g.certFile(g.Config.HTTP.Key, TLSKey))
+	} else {
+		err = srv.Serve(ln)
+	}
+	if ctx.Err() == nil {
+		return err // failed by itself; Run cancels ctx, which ends the goroutine above
+	}
+	<-stopped
+	return nil
 }
 
 func (g *Gateway) listen(ctx context.Context, name, addr string) (net.Listener, error) {

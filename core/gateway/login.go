@@ -1,0 +1,81 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"time"
+
+	"github.com/filegate/filegate/core/accounts"
+	"github.com/filegate/filegate/core/store"
+	"github.com/filegate/filegate/core/vfs"
+	hostapi "github.com/filegate/filegate/hostapi/v1"
+)
+
+// ErrBanned is returned for a login from an address the guard has banned.
+var ErrBanned = errors.New("too many failed logins from this address: try again later")
+
+// AddrOf returns the IP address of a network address ("" when it has none).
+func AddrOf(a net.Addr) netip.Addr {
+	if a == nil {
+		return netip.Addr{}
+	}
+	ap, err := netip.ParseAddrPort(a.String())
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ap.Addr().Unmap()
+}
+
+// Banned reports whether remote may not log in now.
+func (g *Gateway) Banned(remote net.Addr) bool {
+	b, _ := g.Guard.Banned(AddrOf(remote))
+	return b
+}
+
+// Login checks an FTP account login on protocol (ftp, ftps, sftp), records
+// login.succeeded or login.failed, and counts failures toward a ban. countFailure false
+// is for probes that are not a failed attempt (an SSH client asking which of its keys
+// would be accepted).
+func (g *Gateway) Login(ctx context.Context, protocol string, remote net.Addr, username string, cred accounts.Credential, countFailure bool) (store.FTPAccount, store.Tenant, error) {
+	addr := AddrOf(remote)
+	if banned, _ := g.Guard.Banned(addr); banned {
+		return store.FTPAccount{}, store.Tenant{}, ErrBanned
+	}
+	a, t, err := g.Accounts.LoginFTPAccount(ctx, username, cred, addr)
+	if err != nil {
+		if !countFailure {
+			return a, t, err
+		}
+		g.Guard.Failed(addr, protocol, username)
+		g.Log.Info("login failed", "protocol", protocol, "user", username, "remote", remote.String(), "reason", err)
+		if a.TenantID != 0 {
+			g.recordLogin(ctx, a.TenantID, hostapi.EventLoginFailed, protocol, username, remote)
+		}
+		return a, t, err
+	}
+	g.Guard.Succeeded(addr)
+	g.recordLogin(ctx, t.ID, hostapi.EventLoginSucceeded, protocol, username, remote)
+	return a, t, nil
+}
+
+func (g *Gateway) recordLogin(ctx context.Context, tenantID int64, typ, protocol, account string, remote net.Addr) {
+	ev := hostapi.Event{Time: time.Now().UTC(), Type: typ, Protocol: protocol, Account: account, Path: "/", RemoteAddr: remote.String()}
+	if err := g.Store.Record(ctx, tenantID, ev); err != nil {
+		g.Log.Error("recording login event", "err", err)
+	}
+}
+
+// AccountFS returns the filesystem view of an FTP account after a successful Login.
+func (g *Gateway) AccountFS(a store.FTPAccount, t store.Tenant, protocol string, remote net.Addr) (*vfs.FS, error) {
+	if a.TenantID != t.ID {
+		return nil, fmt.Errorf("gateway: account %q is not in tenant %d", a.Username, t.ID)
+	}
+	rights, err := vfs.RightsFromAccess(a.AccessRights)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: account %q: %w", a.Username, err)
+	}
+	return g.TenantFS(t, vfs.Session{Chroot: a.Chroot, Account: a.Username, Protocol: protocol, RemoteAddr: remote.String(), Rights: rights})
+}
