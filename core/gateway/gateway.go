@@ -232,6 +232,7 @@ func (g *Gateway) serveHTTP(ctx context.Context, ln net.Listener) error {
 	go func() {
 		defer close(stopped)
 		<-ctx.Done()
+		g.api.Close() // end streams in flight, so Shutdown need not wait for them
 		srv.Shutdown()
 	}()
 	var err error
@@ -276,3 +277,6 @@ func (g *Gateway) TLSConfig(cert, key string) (*tls.Config, error) {
 	}
 	return &tls.Config{Certificates: []tls.Certificate{c}, MinVersion: tls.VersionTLS12}, nil
 }
+
+// Routes lists the REST API's routes as "METHOD /pattern".
+func (g *Gateway) Routes() []string { return g.api.Routes() }

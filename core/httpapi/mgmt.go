@@ -81,7 +81,7 @@ func (a *API) handleAuth(c *call) error {
 	if req.AssociationKey == "" || req.AccessKey == "" || req.SecretKey == "" {
 		return errorf(fasthttp.StatusBadRequest, "AssociationKey, AccessKey and SecretKey are required")
 	}
-	token, exp, err := a.opt.Accounts.Authenticate(c.ctx, req.AssociationKey, req.AccessKey, req.SecretKey)
+	token, exp, err := a.opt.Accounts.Authenticate(c.cx, req.AssociationKey, req.AccessKey, req.SecretKey)
 	if err != nil {
 		if errors.Is(err, accounts.ErrUnauthorized) {
 			if a.opt.Guard != nil {
@@ -140,7 +140,7 @@ func (a *API) listFTPAccounts(c *call) error {
 	if err != nil {
 		return err
 	}
-	accts, total, err := a.opt.Store.FTPAccounts(c.ctx, c.who.Tenant.ID, string(c.ctx.QueryArgs().Peek("search")), limit, offset)
+	accts, total, err := a.opt.Store.FTPAccounts(c.cx, c.who.Tenant.ID, string(c.ctx.QueryArgs().Peek("search")), limit, offset)
 	if err != nil {
 		return err
 	}
@@ -157,7 +157,7 @@ func (a *API) createFTPAccount(c *call) error {
 	if err := decodeJSON(c.ctx, a.opt.MaxJSONBody, &in); err != nil {
 		return err
 	}
-	acct, generated, err := a.opt.Accounts.CreateFTPAccount(c.ctx, c.who.Tenant, in)
+	acct, generated, err := a.opt.Accounts.CreateFTPAccount(c.cx, c.who.Tenant, in)
 	if err != nil {
 		return err
 	}
@@ -172,7 +172,7 @@ func (a *API) getFTPAccount(c *call) error {
 	if err != nil {
 		return err
 	}
-	acct, err := a.opt.Store.FTPAccount(c.ctx, c.who.Tenant.ID, id)
+	acct, err := a.opt.Store.FTPAccount(c.cx, c.who.Tenant.ID, id)
 	if err != nil {
 		return err
 	}
@@ -189,7 +189,7 @@ func (a *API) updateFTPAccount(c *call) error {
 	if err := decodeJSON(c.ctx, a.opt.MaxJSONBody, &in); err != nil {
 		return err
 	}
-	acct, err := a.opt.Accounts.UpdateFTPAccount(c.ctx, c.who.Tenant, id, in)
+	acct, err := a.opt.Accounts.UpdateFTPAccount(c.cx, c.who.Tenant, id, in)
 	if err != nil {
 		return err
 	}
@@ -202,7 +202,7 @@ func (a *API) deleteFTPAccount(c *call) error {
 	if err != nil {
 		return err
 	}
-	if err := a.opt.Store.DeleteFTPAccount(c.ctx, c.who.Tenant.ID, id); err != nil {
+	if err := a.opt.Store.DeleteFTPAccount(c.cx, c.who.Tenant.ID, id); err != nil {
 		return err
 	}
 	writeJSON(c.ctx, fasthttp.StatusOK, deletedJSON{Deleted: true})
@@ -214,7 +214,7 @@ func (a *API) rotatePassword(c *call) error {
 	if err != nil {
 		return err
 	}
-	acct, pw, err := a.opt.Accounts.RotatePassword(c.ctx, c.who.Tenant, id)
+	acct, pw, err := a.opt.Accounts.RotatePassword(c.cx, c.who.Tenant, id)
 	if err != nil {
 		return err
 	}
@@ -237,7 +237,7 @@ func (a *API) addSSHKey(c *call) error {
 	if err := decodeJSON(c.ctx, a.opt.MaxJSONBody, &req); err != nil {
 		return err
 	}
-	acct, err := a.opt.Accounts.AddSSHKey(c.ctx, c.who.Tenant, id, req.PublicKey)
+	acct, err := a.opt.Accounts.AddSSHKey(c.cx, c.who.Tenant, id, req.PublicKey)
 	if err != nil {
 		return err
 	}
@@ -254,7 +254,7 @@ func (a *API) removeSSHKey(c *call) error {
 	if fp == "" {
 		return errorf(fasthttp.StatusBadRequest, "query parameter fingerprint is required (SHA256:...)")
 	}
-	acct, err := a.opt.Accounts.RemoveSSHKey(c.ctx, c.who.Tenant, id, fp)
+	acct, err := a.opt.Accounts.RemoveSSHKey(c.cx, c.who.Tenant, id, fp)
 	if err != nil {
 		return err
 	}
@@ -299,7 +299,7 @@ func (a *API) listAPIAccounts(c *call) error {
 	if err != nil {
 		return err
 	}
-	accts, total, err := a.opt.Store.APIAccounts(c.ctx, c.who.Tenant.ID, limit, offset)
+	accts, total, err := a.opt.Store.APIAccounts(c.cx, c.who.Tenant.ID, limit, offset)
 	if err != nil {
 		return err
 	}
@@ -329,7 +329,7 @@ func (a *API) createAPIAccount(c *call) error {
 		}
 		in.ExpiresAt = time.Now().Add(d)
 	}
-	acct, secret, err := a.opt.Accounts.CreateAPIAccount(c.ctx, c.who.Tenant.ID, &c.who.Account, in)
+	acct, secret, err := a.opt.Accounts.CreateAPIAccount(c.cx, c.who.Tenant.ID, &c.who.Account, in)
 	if err != nil {
 		return err
 	}
@@ -340,7 +340,7 @@ func (a *API) createAPIAccount(c *call) error {
 }
 
 func (a *API) deleteAPIAccount(c *call) error {
-	if err := a.opt.Store.DeleteAPIAccount(c.ctx, c.who.Tenant.ID, c.params["AccessKey"]); err != nil {
+	if err := a.opt.Store.DeleteAPIAccount(c.cx, c.who.Tenant.ID, c.params["AccessKey"]); err != nil {
 		return err
 	}
 	writeJSON(c.ctx, fasthttp.StatusOK, deletedJSON{Deleted: true})
@@ -356,7 +356,7 @@ func (a *API) listEvents(c *call) error {
 	if f.Type != "" && !validEventType(f.Type) {
 		return errorf(fasthttp.StatusBadRequest, "type %q: want one of %s", f.Type, strings.Join(hostapi.EventTypes, ", "))
 	}
-	evs, total, err := a.opt.Store.Events(c.ctx, c.who.Tenant.ID, f)
+	evs, total, err := a.opt.Store.Events(c.cx, c.who.Tenant.ID, f)
 	if err != nil {
 		return err
 	}

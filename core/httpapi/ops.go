@@ -18,7 +18,7 @@ type healthJSON struct {
 func (a *API) healthz(c *call) error {
 	h := healthJSON{Status: "ok", Store: "ok"}
 	status := fasthttp.StatusOK
-	if _, err := a.opt.Store.Tenants(c.ctx); err != nil {
+	if _, err := a.opt.Store.Tenants(c.cx); err != nil {
 		h.Status, h.Store, status = "degraded", err.Error(), fasthttp.StatusServiceUnavailable
 	}
 	writeJSON(c.ctx, status, h)

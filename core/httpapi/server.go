@@ -48,7 +48,13 @@ type API struct {
 	limiter *limiter
 	metrics *metrics
 	openapi []byte
+	// base is the context of every request; Close cancels it so that long streams stop.
+	base   context.Context
+	cancel context.CancelFunc
 }
+
+// Close cancels the requests in flight.
+func (a *API) Close() { a.cancel() }
 
 // New builds the API and its route table.
 func New(opt Options) *API {
@@ -62,6 +68,7 @@ func New(opt Options) *API {
 		opt.MaxJSONBody = 1 << 20
 	}
 	a := &API{opt: opt, log: opt.Log, metrics: newMetrics()}
+	a.base, a.cancel = context.WithCancel(context.Background())
 	if opt.RateLimit > 0 {
 		a.limiter = newLimiter(opt.RateLimit, opt.RateWindow)
 	}
@@ -73,13 +80,11 @@ func New(opt Options) *API {
 // call is one request in flight: what handlers see.
 type call struct {
 	ctx    *fasthttp.RequestCtx
+	cx     context.Context // for store and storage calls; ends when the API shuts down
 	api    *API
 	who    accounts.Principal
 	params map[string]string
 }
-
-// context returns a context for store and storage calls made by the request.
-func (c *call) context() context.Context { return c.ctx }
 
 // Handler serves every request.
 func (a *API) Handler(ctx *fasthttp.RequestCtx) {
@@ -100,7 +105,7 @@ func (a *API) Handler(ctx *fasthttp.RequestCtx) {
 }
 
 func (a *API) serve(ctx *fasthttp.RequestCtx, rt *route, params map[string]string) {
-	c := &call{ctx: ctx, api: a, params: params}
+	c := &call{ctx: ctx, cx: a.base, api: a, params: params}
 	if rt.auth {
 		if err := a.authenticate(c, rt); err != nil {
 			a.fail(ctx, err)
@@ -131,7 +136,7 @@ func (a *API) authenticate(c *call, rt *route) error {
 	if !ok || len(token) == 0 {
 		return errorf(fasthttp.StatusUnauthorized, "missing bearer token: POST /apiaccess/auth, then send Authorization: Bearer <token>")
 	}
-	who, err := a.opt.Accounts.Verify(c.ctx, string(token))
+	who, err := a.opt.Accounts.Verify(c.cx, string(token))
 	if err != nil {
 		return err
 	}
@@ -193,4 +198,13 @@ type fasthttpLogger struct{ l *slog.Logger }
 
 func (f fasthttpLogger) Printf(format string, args ...any) {
 	f.l.Debug("fasthttp", "msg", strings.TrimSpace(sprintf(format, args...)))
+}
+
+// Routes lists every route as "METHOD /pattern", in registration order.
+func (a *API) Routes() []string {
+	out := make([]string, len(a.router.routes))
+	for i, rt := range a.router.routes {
+		out[i] = rt.method + " " + rt.pattern
+	}
+	return out
 }

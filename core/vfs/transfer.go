@@ -1,0 +1,329 @@
+package vfs
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"io/fs"
+	"path"
+	"sync"
+
+	hostapi "github.com/filegate/filegate/hostapi/v1"
+)
+
+// maxPending bounds the out-of-order bytes a Writer keeps to hash in order; past it,
+// Commit reads the rest back from the upload.
+const maxPending = 8 << 20
+
+// Open reads the file p from offset. Closing the reader records file.downloaded with
+// the bytes transferred (and their SHA-256 when the whole file was read). It needs the
+// Read right.
+func (f *FS) Open(ctx context.Context, p string, offset int64) (io.ReadCloser, error) {
+	t, err := f.resolve("open", p, f.session.Rights.Read, "read")
+	if err != nil {
+		return nil, err
+	}
+	rc, err := f.backend.Open(ctx, t.backend, offset)
+	if err != nil {
+		return nil, t.fail("open", err)
+	}
+	r := &reader{rc: rc, fs: f, ctx: context.WithoutCancel(ctx), tenant: t.tenant}
+	if offset == 0 {
+		r.hash = sha256.New()
+	}
+	return r, nil
+}
+
+// reader counts (and, from offset 0, hashes) what is read, and records the download
+// once, on Close.
+type reader struct {
+	rc     io.ReadCloser
+	fs     *FS
+	ctx    context.Context // for recording on Close, even after the request ended
+	tenant string
+	hash   hash.Hash // nil when not reading from the start
+	n      int64
+	eof    bool
+	once   sync.Once
+}
+
+func (r *reader) Read(p []byte) (int, error) {
+	n, err := r.rc.Read(p)
+	r.n += int64(n)
+	if r.hash != nil {
+		r.hash.Write(p[:n])
+	}
+	if err == io.EOF {
+		r.eof = true
+	}
+	return n, err
+}
+
+// Close closes the backend reader and records file.downloaded.
+func (r *reader) Close() error {
+	err := r.rc.Close()
+	r.once.Do(func() {
+		ev := r.fs.event(hostapi.EventFileDownloaded, r.tenant)
+		ev.Size = r.n
+		if r.hash != nil && r.eof {
+			ev.SHA256 = hex.EncodeToString(r.hash.Sum(nil))
+		}
+		err = errors.Join(err, r.fs.record(r.ctx, ev))
+	})
+	return err
+}
+
+// CreateOptions tune FS.Create.
+type CreateOptions struct {
+	// Overwrite replaces an existing file; without it an existing file is an error
+	// wrapping hostapi.ErrExist and nothing is written.
+	Overwrite bool
+	// MakeParents creates missing parent folders (recording dir.created for each).
+	MakeParents bool
+	// Offset resumes or appends: the first Offset bytes of the existing file are copied
+	// into the new upload before the client's bytes, and the file is replaced whatever
+	// Overwrite says. The file must hold at least Offset bytes.
+	Offset int64
+}
+
+// Create starts an upload to the file p. Nothing is visible at p until Commit. It
+// needs the Write right.
+func (f *FS) Create(ctx context.Context, p string, opts CreateOptions) (*Writer, error) {
+	t, err := f.resolve("create", p, f.session.Rights.Write, "write")
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case t.isRoot:
+		return nil, t.deny("create", hostapi.ErrIsDir)
+	case opts.Offset < 0:
+		return nil, t.deny("create", fmt.Errorf("negative offset %d: %w", opts.Offset, hostapi.ErrInvalid))
+	}
+	if opts.MakeParents {
+		if err := f.mkdirAll(ctx, path.Dir(t.tenant)); err != nil {
+			return nil, err
+		}
+	}
+	fi, err := f.backend.Stat(ctx, t.backend)
+	switch {
+	case err == nil && fi.IsDir:
+		return nil, t.deny("create", hostapi.ErrIsDir)
+	case err == nil && !opts.Overwrite && opts.Offset == 0:
+		return nil, t.deny("create", hostapi.ErrExist)
+	case err == nil && fi.Size < opts.Offset:
+		return nil, t.deny("create", fmt.Errorf("offset %d is past the end of the file (%d bytes): %w", opts.Offset, fi.Size, hostapi.ErrInvalid))
+	case err != nil && (opts.Offset > 0 || !errors.Is(err, hostapi.ErrNotExist)):
+		return nil, t.fail("create", err)
+	}
+	up, err := f.backend.Create(ctx, t.backend)
+	if err != nil {
+		return nil, t.fail("create", err)
+	}
+	w := &Writer{
+		fs:        f,
+		up:        up,
+		t:         t,
+		noClobber: !opts.Overwrite && opts.Offset == 0,
+		hash:      sha256.New(),
+	}
+	w.at, _ = up.(io.WriterAt)
+	w.ra, _ = up.(io.ReaderAt)
+	if opts.Offset > 0 {
+		if err := w.copyPrefix(ctx, opts.Offset); err != nil {
+			up.Abort()
+			return nil, t.fail("create", err)
+		}
+	}
+	return w, nil
+}
+
+// Writer is an upload in progress. It computes the SHA-256 of the file while the bytes
+// stream through. Exactly one of Commit or Abort must be called. Its methods may be
+// called concurrently; writes are applied one at a time.
+type Writer struct {
+	fs        *FS
+	up        hostapi.Upload
+	at        io.WriterAt // nil when the backend's upload is not one
+	ra        io.ReaderAt // nil when the backend's upload is not one
+	t         target
+	noClobber bool // fail at Commit if a file appeared at the target meanwhile
+
+	mu           sync.Mutex
+	hash         hash.Hash
+	hashed       int64            // bytes [0, hashed) are in hash
+	pending      map[int64][]byte // bytes written past hashed, waiting their turn
+	pendingBytes int
+	unordered    bool  // gave up hashing in order: Commit reads back from hashed
+	pos          int64 // where the next Write goes
+	size         int64 // the end of the furthest write
+	done         bool
+}
+
+// copyPrefix copies the first n bytes of the existing file into the upload.
+func (w *Writer) copyPrefix(ctx context.Context, n int64) error {
+	rc, err := w.fs.backend.Open(ctx, w.t.backend, 0)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	if _, err := io.CopyN(w, rc, n); err != nil {
+		return fmt.Errorf("copy the first %d bytes: %w", n, err)
+	}
+	return nil
+}
+
+// CanWriteAt reports whether WriteAt works: whether the backend accepts writes out of
+// order.
+func (w *Writer) CanWriteAt() bool { return w.at != nil }
+
+// Write appends p to the upload.
+func (w *Writer) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.done {
+		return 0, w.t.deny("write", fs.ErrClosed)
+	}
+	n, err := w.up.Write(p)
+	w.wrote(p[:n], w.pos)
+	w.pos += int64(n)
+	if err != nil {
+		return n, w.t.fail("write", err)
+	}
+	return n, nil
+}
+
+// WriteAt writes p at offset off. It fails with an error wrapping errors.ErrUnsupported
+// unless CanWriteAt.
+func (w *Writer) WriteAt(p []byte, off int64) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	switch {
+	case w.done:
+		return 0, w.t.deny("write", fs.ErrClosed)
+	case w.at == nil:
+		return 0, w.t.deny("write", fmt.Errorf("the storage cannot write out of order: %w", errors.ErrUnsupported))
+	case off < 0:
+		return 0, w.t.deny("write", fmt.Errorf("negative offset %d: %w", off, hostapi.ErrInvalid))
+	}
+	n, err := w.at.WriteAt(p, off)
+	w.wrote(p[:n], off)
+	if err != nil {
+		return n, w.t.fail("write", err)
+	}
+	return n, nil
+}
+
+// wrote feeds the hash with b, just written at off; w.mu is held.
+func (w *Writer) wrote(b []byte, off int64) {
+	w.size = max(w.size, off+int64(len(b)))
+	switch {
+	case len(b) == 0:
+	case off < w.hashed:
+		w.giveUp(true) // rewriting hashed bytes
+	case w.unordered:
+	case off == w.hashed:
+		w.hash.Write(b)
+		w.hashed += int64(len(b))
+		for len(w.pending) > 0 {
+			next, ok := w.pending[w.hashed]
+			if !ok {
+				break
+			}
+			delete(w.pending, w.hashed)
+			w.pendingBytes -= len(next)
+			w.hash.Write(next)
+			w.hashed += int64(len(next))
+		}
+	case w.ra != nil && w.pendingBytes+len(b) <= maxPending && !w.overlapsPending(b, off):
+		if w.pending == nil {
+			w.pending = map[int64][]byte{}
+		}
+		w.pending[off] = append([]byte(nil), b...)
+		w.pendingBytes += len(b)
+	default:
+		w.giveUp(false) // too much out of order: read back at Commit
+	}
+}
+
+// overlapsPending reports whether b, written at off, overlaps a pending write.
+func (w *Writer) overlapsPending(b []byte, off int64) bool {
+	end := off + int64(len(b))
+	for o, p := range w.pending {
+		if off < o+int64(len(p)) && o < end {
+			return true
+		}
+	}
+	return false
+}
+
+// giveUp stops hashing as bytes arrive; restart also forgets what was hashed.
+func (w *Writer) giveUp(restart bool) {
+	w.unordered = true
+	w.pending, w.pendingBytes = nil, 0
+	if restart {
+		w.hash.Reset()
+		w.hashed = 0
+	}
+}
+
+// sum returns the SHA-256 of the upload, reading back what could not be hashed in
+// order; "" when that is impossible. w.mu is held.
+func (w *Writer) sum() (string, error) {
+	if w.hashed != w.size {
+		if w.ra == nil {
+			return "", nil
+		}
+		if _, err := io.Copy(w.hash, io.NewSectionReader(w.ra, w.hashed, w.size-w.hashed)); err != nil {
+			return "", fmt.Errorf("read back the upload: %w", err)
+		}
+	}
+	return hex.EncodeToString(w.hash.Sum(nil)), nil
+}
+
+// Commit makes the file visible at its path and records file.uploaded with its size and
+// SHA-256, returning that event. On failure the upload is discarded and the previous
+// content, if any, stays.
+func (w *Writer) Commit(ctx context.Context) (hostapi.Event, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.done {
+		return hostapi.Event{}, w.t.deny("commit", fs.ErrClosed)
+	}
+	w.done = true
+	sum, err := w.sum()
+	if err != nil {
+		w.up.Abort()
+		return hostapi.Event{}, w.t.fail("commit", err)
+	}
+	if w.noClobber {
+		if _, err := w.fs.backend.Stat(ctx, w.t.backend); err == nil {
+			w.up.Abort()
+			return hostapi.Event{}, w.t.deny("commit", hostapi.ErrExist)
+		}
+	}
+	if err := w.up.Commit(ctx); err != nil {
+		w.up.Abort()
+		return hostapi.Event{}, w.t.fail("commit", err)
+	}
+	ev := w.fs.event(hostapi.EventFileUploaded, w.t.tenant)
+	ev.Size, ev.SHA256 = w.size, sum
+	return ev, w.fs.record(ctx, ev)
+}
+
+// Abort discards the upload; it does nothing after Commit or a previous Abort.
+func (w *Writer) Abort() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.done {
+		return nil
+	}
+	w.done = true
+	if err := w.up.Abort(); err != nil {
+		return w.t.fail("abort", err)
+	}
+	return nil
+}

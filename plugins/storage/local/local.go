@@ -1,0 +1,459 @@
+// Package local is the storage backend on a local directory.
+//
+// Every access goes through an os.Root, so a symbolic link leading out of the
+// directory is refused by the operating-system layer, whatever the path. Uploads are
+// written to a hidden temporary file next to their target (named with TempPrefix,
+// never listed nor reachable through the Storage) and renamed into place on Commit.
+package local
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	hostapi "github.com/filegate/filegate/hostapi/v1"
+	"github.com/filegate/filegate/plugins/storage/internal/storeutil"
+)
+
+// TempPrefix starts the name of every in-progress upload file. Such names are hidden
+// from List, unreachable through the Storage, and removed by SweepTemp.
+const TempPrefix = ".filegate-upload-"
+
+// readDirChunk is how many directory entries List reads at a time.
+const readDirChunk = 1024
+
+// Storage is a hostapi.Storage on a local directory. It is safe for concurrent use.
+type Storage struct {
+	root *os.Root
+}
+
+var (
+	_ hostapi.Storage = (*Storage)(nil)
+	_ hostapi.Chtimer = (*Storage)(nil)
+	_ hostapi.Opener  = Open
+)
+
+// New returns a Storage on the directory dir, creating it if missing.
+func New(dir string) (*Storage, error) {
+	if dir == "" {
+		return nil, errors.New("local: root directory is empty")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("local: create root: %w", err)
+	}
+	r, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, fmt.Errorf("local: open root: %w", err)
+	}
+	return &Storage{root: r}, nil
+}
+
+// Open builds a Storage from its `[[storage]] config` table; its one key, "root", is
+// the directory (created if missing).
+func Open(config map[string]any) (hostapi.Storage, error) {
+	v, ok := config["root"]
+	if !ok {
+		return nil, errors.New(`local: config key "root" is required`)
+	}
+	dir, ok := v.(string)
+	if !ok {
+		return nil, fmt.Errorf(`local: config key "root" must be a string, not %T`, v)
+	}
+	if dir == "" {
+		return nil, errors.New(`local: config key "root" is empty`)
+	}
+	for k := range config {
+		if k != "root" {
+			return nil, fmt.Errorf("local: unknown config key %q", k)
+		}
+	}
+	return New(dir)
+}
+
+// Close releases the root directory. The Storage must not be used afterwards.
+func (s *Storage) Close() error { return s.root.Close() }
+
+// Stat describes name, following symbolic links that stay inside the root.
+func (s *Storage) Stat(ctx context.Context, name string) (hostapi.FileInfo, error) {
+	rel, err := relPath("stat", name)
+	if err != nil {
+		return hostapi.FileInfo{}, err
+	}
+	fi, err := s.root.Stat(rel)
+	if err != nil {
+		return hostapi.FileInfo{}, opErr("stat", name, err)
+	}
+	return fileInfo(name, fi), nil
+}
+
+// List returns one page of the folder dir. It reads the folder in chunks and keeps only
+// one page of entries, so its memory does not grow with the folder.
+func (s *Storage) List(ctx context.Context, dir string, opts hostapi.ListOptions) (hostapi.ListPage, error) {
+	rel, err := relPath("list", dir)
+	if err != nil {
+		return hostapi.ListPage{}, err
+	}
+	pager, err := storeutil.NewPager[struct{}](opts)
+	if err != nil {
+		return hostapi.ListPage{}, fmt.Errorf("local: list %q: %w", dir, err)
+	}
+	f, err := s.root.Open(rel)
+	if err != nil {
+		return hostapi.ListPage{}, opErr("list", dir, err)
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err != nil {
+		return hostapi.ListPage{}, opErr("list", dir, err)
+	} else if !fi.IsDir() {
+		return hostapi.ListPage{}, fmt.Errorf("local: list %q: %w", dir, hostapi.ErrNotDir)
+	}
+	for {
+		if err := ctx.Err(); err != nil {
+			return hostapi.ListPage{}, fmt.Errorf("local: list %q: %w", dir, err)
+		}
+		des, err := f.ReadDir(readDirChunk)
+		for _, de := range des {
+			name := de.Name()
+			if strings.HasPrefix(name, TempPrefix) || !pager.Wants(name) {
+				continue
+			}
+			isDir := de.IsDir()
+			if de.Type()&fs.ModeSymlink != 0 {
+				fi, err := s.root.Stat(path.Join(rel, name))
+				if err != nil {
+					continue // dangling, or leading out of the root: not listed
+				}
+				isDir = fi.IsDir()
+			}
+			pager.Add(name, isDir, struct{}{})
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return hostapi.ListPage{}, opErr("list", dir, err)
+		}
+	}
+	entries, next := pager.Page()
+	page := hostapi.ListPage{Entries: make([]hostapi.FileInfo, 0, len(entries)), NextCursor: next}
+	for _, e := range entries {
+		fi, err := s.root.Stat(path.Join(rel, e.Name))
+		if err != nil {
+			continue // removed since it was read
+		}
+		page.Entries = append(page.Entries, fileInfo(e.Name, fi))
+	}
+	return page, nil
+}
+
+// Open reads the file name from offset.
+func (s *Storage) Open(ctx context.Context, name string, offset int64) (io.ReadCloser, error) {
+	rel, err := relPath("open", name)
+	if err != nil {
+		return nil, err
+	}
+	if offset < 0 {
+		return nil, fmt.Errorf("local: open %q: negative offset %d: %w", name, offset, hostapi.ErrInvalid)
+	}
+	f, err := s.root.Open(rel)
+	if err != nil {
+		return nil, opErr("open", name, err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, opErr("open", name, err)
+	}
+	if fi.IsDir() {
+		f.Close()
+		return nil, fmt.Errorf("local: open %q: %w", name, hostapi.ErrIsDir)
+	}
+	if offset > 0 {
+		if _, err := f.Seek(offset, io.SeekStart); err != nil {
+			f.Close()
+			return nil, opErr("open", name, err)
+		}
+	}
+	return f, nil
+}
+
+// Create starts writing the file name into a temporary file in the same folder.
+func (s *Storage) Create(ctx context.Context, name string) (hostapi.Upload, error) {
+	rel, err := relPath("create", name)
+	if err != nil {
+		return nil, err
+	}
+	if rel == "." {
+		return nil, fmt.Errorf("local: create %q: %w", name, hostapi.ErrIsDir)
+	}
+	if fi, err := s.root.Stat(rel); err == nil && fi.IsDir() {
+		return nil, fmt.Errorf("local: create %q: %w", name, hostapi.ErrIsDir)
+	}
+	var rnd [16]byte
+	rand.Read(rnd[:])
+	tmp := path.Join(path.Dir(rel), TempPrefix+hex.EncodeToString(rnd[:]))
+	f, err := s.root.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return nil, opErr("create", name, err)
+	}
+	return &Upload{root: s.root, f: f, tmp: tmp, target: rel, name: name}, nil
+}
+
+// Mkdir creates the folder name; its parent must exist.
+func (s *Storage) Mkdir(ctx context.Context, name string) error {
+	rel, err := relPath("mkdir", name)
+	if err != nil {
+		return err
+	}
+	if rel == "." {
+		return fmt.Errorf("local: mkdir %q: %w", name, hostapi.ErrExist)
+	}
+	return opErr("mkdir", name, s.root.Mkdir(rel, 0o755))
+}
+
+// Rename moves a file or folder, replacing a file or an empty folder at to.
+func (s *Storage) Rename(ctx context.Context, from, to string) error {
+	relFrom, err := relPath("rename", from)
+	if err != nil {
+		return err
+	}
+	relTo, err := relPath("rename", to)
+	if err != nil {
+		return err
+	}
+	if relFrom == "." || relTo == "." {
+		return fmt.Errorf("local: rename %q to %q: the root cannot move: %w", from, to, hostapi.ErrInvalid)
+	}
+	if relFrom == relTo {
+		_, err := s.root.Lstat(relFrom)
+		return opErr("rename", from, err)
+	}
+	err = s.root.Rename(relFrom, relTo)
+	if errors.Is(err, fs.ErrExist) {
+		err = s.renameOverDir(relFrom, relTo, err)
+	}
+	if err != nil {
+		return fmt.Errorf("local: rename %q to %q: %w", from, to, classify(err))
+	}
+	return nil
+}
+
+// renameOverDir gives a rename onto an existing folder, which os.Root refuses, the
+// POSIX semantics the host API promises: an empty folder is replaced by a folder, a
+// file cannot replace a folder, a non-empty folder is never replaced. refusal is the
+// error os.Root returned.
+func (s *Storage) renameOverDir(from, to string, refusal error) error {
+	dst, err := s.root.Lstat(to)
+	if err != nil || !dst.IsDir() {
+		return refusal
+	}
+	src, err := s.root.Lstat(from)
+	switch {
+	case err != nil:
+		return err
+	case os.SameFile(src, dst):
+		return refusal
+	case !src.IsDir():
+		return hostapi.ErrIsDir
+	}
+	// Removing fails, with ENOTEMPTY, unless the folder is empty.
+	if err := s.root.Remove(to); err != nil {
+		return err
+	}
+	return s.root.Rename(from, to)
+}
+
+// Remove deletes a file or an empty folder.
+func (s *Storage) Remove(ctx context.Context, name string) error {
+	rel, err := relPath("remove", name)
+	if err != nil {
+		return err
+	}
+	if rel == "." {
+		return fmt.Errorf("local: remove %q: the root cannot be removed: %w", name, hostapi.ErrInvalid)
+	}
+	return opErr("remove", name, s.root.Remove(rel))
+}
+
+// Chtimes sets the modification time of name, leaving its access time unchanged.
+func (s *Storage) Chtimes(ctx context.Context, name string, mtime time.Time) error {
+	rel, err := relPath("chtimes", name)
+	if err != nil {
+		return err
+	}
+	return opErr("chtimes", name, s.root.Chtimes(rel, time.Time{}, mtime))
+}
+
+// SweepTemp removes every leftover upload file (named with TempPrefix) in the whole
+// tree and returns how many it removed. It removes in-progress uploads too, so the core
+// calls it once at start, before serving any client.
+func (s *Storage) SweepTemp(ctx context.Context) (removed int, err error) {
+	err = fs.WalkDir(s.root.FS(), ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if d.IsDir() || !strings.HasPrefix(d.Name(), TempPrefix) {
+			return nil
+		}
+		if err := s.root.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		removed++
+		return nil
+	})
+	if err != nil {
+		return removed, fmt.Errorf("local: sweep temporary files: %w", err)
+	}
+	return removed, nil
+}
+
+// Upload is a file being written to a temporary file next to its target. Besides
+// hostapi.Upload it implements io.WriterAt (for out-of-order SFTP writes) and
+// io.ReaderAt (to read back what was written).
+type Upload struct {
+	root   *os.Root
+	f      *os.File
+	tmp    string // temporary file, relative to root
+	target string // relative to root
+	name   string // target as given to Create
+
+	mu   sync.Mutex
+	done bool // committed or aborted
+}
+
+var (
+	_ hostapi.Upload = (*Upload)(nil)
+	_ io.WriterAt    = (*Upload)(nil)
+	_ io.ReaderAt    = (*Upload)(nil)
+)
+
+// Write appends p to the upload.
+func (u *Upload) Write(p []byte) (int, error) { return u.f.Write(p) }
+
+// WriteAt writes p at offset off; it may be called concurrently.
+func (u *Upload) WriteAt(p []byte, off int64) (int, error) { return u.f.WriteAt(p, off) }
+
+// ReadAt reads back bytes written so far.
+func (u *Upload) ReadAt(p []byte, off int64) (int, error) { return u.f.ReadAt(p, off) }
+
+// Commit flushes the upload to disk and renames it into place. On failure the upload is
+// discarded.
+func (u *Upload) Commit(ctx context.Context) error {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.done {
+		return fmt.Errorf("local: commit %q: %w", u.name, fs.ErrClosed)
+	}
+	u.done = true
+	err := ctx.Err()
+	if err == nil {
+		err = u.f.Sync()
+	}
+	if cerr := u.f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = classify(u.root.Rename(u.tmp, u.target))
+	}
+	if err != nil {
+		u.root.Remove(u.tmp)
+		return fmt.Errorf("local: commit %q: %w", u.name, err)
+	}
+	if d, err := u.root.Open(path.Dir(u.target)); err == nil {
+		d.Sync() // make the rename durable; best effort
+		d.Close()
+	}
+	return nil
+}
+
+// Abort discards the upload; it does nothing after Commit or a previous Abort.
+func (u *Upload) Abort() error {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.done {
+		return nil
+	}
+	u.done = true
+	u.f.Close()
+	if err := u.root.Remove(u.tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("local: abort %q: %w", u.name, err)
+	}
+	return nil
+}
+
+// relPath turns a host API path into a path relative to the root. Temporary upload
+// files do not exist as far as clients are concerned.
+func relPath(op, name string) (string, error) {
+	if err := storeutil.CheckPath(name); err != nil {
+		return "", fmt.Errorf("local: %s: %w", op, err)
+	}
+	if strings.Contains(name, "/"+TempPrefix) {
+		return "", fmt.Errorf("local: %s %q: reserved name: %w", op, name, hostapi.ErrNotExist)
+	}
+	if name == "/" {
+		return ".", nil
+	}
+	return name[1:], nil
+}
+
+func fileInfo(name string, fi fs.FileInfo) hostapi.FileInfo {
+	info := hostapi.FileInfo{Name: path.Base(name), ModTime: fi.ModTime(), IsDir: fi.IsDir()}
+	if name == "/" {
+		info.Name = ""
+	}
+	if !info.IsDir {
+		info.Size = fi.Size()
+	}
+	return info
+}
+
+// opErr wraps a failed operation on name; nil stays nil.
+func opErr(op, name string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("local: %s %q: %w", op, name, classify(err))
+}
+
+// classify strips the os wrapping (whose path is relative to the root) and adds the
+// hostapi error kind the host API promises.
+func classify(err error) error {
+	var pe *fs.PathError
+	var le *os.LinkError
+	switch {
+	case errors.As(err, &pe):
+		err = pe.Err
+	case errors.As(err, &le):
+		err = le.Err
+	}
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, syscall.ENOTDIR):
+		return storeutil.WithKind(err, hostapi.ErrNotDir)
+	case errors.Is(err, syscall.EISDIR):
+		return storeutil.WithKind(err, hostapi.ErrIsDir)
+	case errors.Is(err, syscall.ENOTEMPTY):
+		return storeutil.WithKind(err, hostapi.ErrNotEmpty)
+	case errors.Is(err, syscall.EINVAL):
+		return storeutil.WithKind(err, hostapi.ErrInvalid)
+	case err.Error() == "path escapes from parent":
+		// os.Root's refusal of a path (a symbolic link) leading outside the root; the
+		// os package does not export it.
+		return storeutil.WithKind(err, hostapi.ErrPermission)
+	}
+	return err
+}
