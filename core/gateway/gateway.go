@@ -7,8 +7,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"path/filepath"
 	"net/netip"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -66,7 +66,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Gateway, 
 	}
 	g.api = httpapi.New(httpapi.Options{
 		Accounts: g.Accounts, Store: st, Log: log.With("component", "http"),
-		RateLimit: cfg.HTTP.RateLimit, RateWindow: cfg.HTTP.RateWindow.D(), MaxJSONBody: int64(cfg.HTTP.MaxJSONBody),
+		RateLimit: cfg.HTTP.RateLimit, RateWindow: cfg.HTTP.RateWindow.D(), MaxJSONBody: int64(cfg.HTTP.MaxJSONBody), MaxUpload: int64(cfg.HTTP.MaxUpload),
 		Files: g, Guard: g.Guard,
 	})
 	return g, nil

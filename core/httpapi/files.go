@@ -2,9 +2,17 @@ package httpapi
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"path"
+	"strings"
+	"time"
 
 	"github.com/filegate/filegate/core/accounts"
+	"github.com/filegate/filegate/core/auth"
 	"github.com/filegate/filegate/core/vfs"
+	hostapi "github.com/filegate/filegate/hostapi/v1"
+	"github.com/valyala/fasthttp"
 )
 
 // Files gives the Storage API a filesystem view for a caller.
@@ -14,4 +22,203 @@ type Files interface {
 	FS(ctx context.Context, who accounts.Principal, remoteAddr string) (*vfs.FS, error)
 }
 
-func (a *API) fileRoutes() {}
+func (a *API) fileRoutes() {
+	r := &a.router
+	listParams := []param{{name: "path", desc: "folder, default /"}, {name: "limit", desc: "1-10000, default 1000"}, {name: "cursor", desc: "next_cursor of the previous page"}, {name: "search", desc: "name prefix"}}
+	r.add(&route{method: "GET", pattern: "/api/list/files", tag: "storage", auth: true, scope: auth.ScopeFileList, summary: "List the files of a folder (physical storage, cursor-paginated)",
+		params: listParams, resp: cursorList{}, h: a.listFiles(hostapi.ListOptions{FilesOnly: true})})
+	r.add(&route{method: "GET", pattern: "/api/list/dirs", tag: "storage", auth: true, scope: auth.ScopeFileList, summary: "List the folders of a folder (physical storage, cursor-paginated)",
+		params: listParams, resp: cursorList{}, h: a.listFiles(hostapi.ListOptions{DirsOnly: true})})
+	r.add(&route{method: "GET", pattern: "/api/list/tree", tag: "storage", auth: true, scope: auth.ScopeFileList, summary: "Every descendant of a folder, from the metadata engine (may lag the storage)",
+		params: []param{{name: "path", desc: "folder, default /"}}, resp: treeList{}, h: a.listTree})
+	r.add(&route{method: "POST", pattern: "/api/upload", tag: "storage", auth: true, scope: auth.ScopeFileCreate, summary: "Upload files (multipart/form-data; optional meta field maps fields to paths)",
+		params: []param{{name: "path", desc: "default folder for files meta does not map, default /"}}, form: true, resp: uploadResult{}, h: a.upload})
+	r.add(&route{method: "GET", pattern: "/api/download/single", tag: "storage", auth: true, scope: auth.ScopeFileRead, summary: "Download one file (streamed; Range and If-None-Match supported)",
+		params: []param{{name: "path", required: true}}, raw: "application/octet-stream", h: a.downloadSingle})
+	r.add(&route{method: "POST", pattern: "/api/download/multi", tag: "storage", auth: true, scope: auth.ScopeFileRead, summary: "Prepare a zip of several files or folders; returns an id valid for a short time",
+		body: multiRequest{}, resp: multiResponse{}, h: a.prepareMulti})
+	r.add(&route{method: "GET", pattern: "/api/download/multi/{id}", tag: "storage", summary: "Download a prepared zip, built while streaming (the id is the credential)",
+		raw: "application/zip", h: a.downloadMulti})
+	r.add(&route{method: "POST", pattern: "/api/mkdir", tag: "storage", auth: true, scope: auth.ScopeFileCreate, summary: "Create a folder and any missing parents",
+		body: pathRequest{}, resp: okResult{}, h: a.mkdir})
+	r.add(&route{method: "POST", pattern: "/api/move", tag: "storage", auth: true, scope: auth.ScopeFileRename, summary: "Move or rename a file or folder (a target ending in / keeps the name)",
+		body: moveRequest{}, resp: okResult{}, h: a.move})
+	r.add(&route{method: "POST", pattern: "/api/delete", tag: "storage", auth: true, scope: auth.ScopeFileDelete, summary: "Delete a file, or a folder (recursive is required when it is not empty)",
+		body: deleteRequest{}, resp: okResult{}, h: a.delete})
+}
+
+// fs returns the caller's filesystem view.
+func (c *call) fs() (*vfs.FS, error) {
+	return c.api.opt.Files.FS(c.cx, c.who, c.ctx.RemoteAddr().String())
+}
+
+// entry is one item of a physical listing.
+type entry struct {
+	Name     string    `json:"name"`
+	Path     string    `json:"path"`
+	Type     string    `json:"type"` // file or dir
+	Size     int64     `json:"size"`
+	Modified time.Time `json:"modified"`
+}
+
+// cursorList is a cursor-paginated listing.
+type cursorList struct {
+	Data       []entry `json:"data"`
+	Limit      int     `json:"limit"`
+	NextCursor string  `json:"next_cursor"`
+}
+
+func (a *API) listFiles(kind hostapi.ListOptions) func(*call) error {
+	return func(c *call) error {
+		fsys, err := c.fs()
+		if err != nil {
+			return err
+		}
+		limit, err := queryInt(c.ctx, "limit", 1000, 1, 10000)
+		if err != nil {
+			return err
+		}
+		q := c.ctx.QueryArgs()
+		dir := queryPath(c.ctx)
+		opts := kind
+		opts.Limit, opts.Cursor, opts.Prefix = limit, string(q.Peek("cursor")), string(q.Peek("search"))
+		pg, err := fsys.List(c.cx, dir, opts)
+		if err != nil {
+			return err
+		}
+		base, _ := vfs.CleanPath(dir)
+		out := cursorList{Data: make([]entry, len(pg.Entries)), Limit: limit, NextCursor: pg.NextCursor}
+		for i, fi := range pg.Entries {
+			typ := "file"
+			if fi.IsDir {
+				typ = "dir"
+			}
+			out.Data[i] = entry{Name: fi.Name, Path: path.Join(base, fi.Name), Type: typ, Size: fi.Size, Modified: fi.ModTime.UTC()}
+		}
+		writeJSON(c.ctx, fasthttp.StatusOK, out)
+		return nil
+	}
+}
+
+// queryPath is the path query parameter, "/" when absent.
+func queryPath(ctx *fasthttp.RequestCtx) string {
+	p := string(ctx.QueryArgs().Peek("path"))
+	if p == "" {
+		return "/"
+	}
+	return p
+}
+
+// pathRequest names one path.
+type pathRequest struct {
+	Path string `json:"path"`
+}
+
+type moveRequest struct {
+	From string `json:"from"`
+	To   string `json:"to"`
+}
+
+type deleteRequest struct {
+	Path      string `json:"path"`
+	Recursive bool   `json:"recursive"`
+}
+
+type okResult struct {
+	OK   bool   `json:"ok"`
+	Path string `json:"path"`
+}
+
+func requirePath(name, p string) error {
+	if p == "" {
+		return errorf(fasthttp.StatusBadRequest, "%s is required", name)
+	}
+	return nil
+}
+
+func (a *API) mkdir(c *call) error {
+	var req pathRequest
+	if err := decodeJSON(c.ctx, a.opt.MaxJSONBody, &req); err != nil {
+		return err
+	}
+	if err := requirePath("path", req.Path); err != nil {
+		return err
+	}
+	fsys, err := c.fs()
+	if err != nil {
+		return err
+	}
+	if err := fsys.Mkdir(c.cx, req.Path, true); err != nil {
+		return err
+	}
+	clean, _ := vfs.CleanPath(req.Path)
+	writeJSON(c.ctx, fasthttp.StatusOK, okResult{OK: true, Path: clean})
+	return nil
+}
+
+func (a *API) move(c *call) error {
+	var req moveRequest
+	if err := decodeJSON(c.ctx, a.opt.MaxJSONBody, &req); err != nil {
+		return err
+	}
+	if err := errors.Join(requirePath("from", req.From), requirePath("to", req.To)); err != nil {
+		return err
+	}
+	from, err := vfs.CleanPath(req.From)
+	if err != nil {
+		return err
+	}
+	to := req.To
+	if strings.HasSuffix(to, "/") { // into a folder, keeping the name
+		to += path.Base(from)
+	}
+	if to, err = vfs.CleanPath(to); err != nil {
+		return err
+	}
+	fsys, err := c.fs()
+	if err != nil {
+		return err
+	}
+	if err := fsys.Rename(c.cx, from, to); err != nil {
+		return err
+	}
+	writeJSON(c.ctx, fasthttp.StatusOK, okResult{OK: true, Path: to})
+	return nil
+}
+
+func (a *API) delete(c *call) error {
+	var req deleteRequest
+	if err := decodeJSON(c.ctx, a.opt.MaxJSONBody, &req); err != nil {
+		return err
+	}
+	if err := requirePath("path", req.Path); err != nil {
+		return err
+	}
+	fsys, err := c.fs()
+	if err != nil {
+		return err
+	}
+	if err := fsys.Remove(c.cx, req.Path, req.Recursive); err != nil {
+		if errors.Is(err, hostapi.ErrNotEmpty) {
+			return errorf(fasthttp.StatusConflict, "folder %q is not empty: send \"recursive\": true to delete it with its contents", req.Path)
+		}
+		return err
+	}
+	clean, _ := vfs.CleanPath(req.Path)
+	writeJSON(c.ctx, fasthttp.StatusOK, okResult{OK: true, Path: clean})
+	return nil
+}
+
+// tenantToClient turns a tenant path into the caller's path (relative to PathPrefix).
+func tenantToClient(prefix, p string) (string, bool) {
+	if prefix == "" || prefix == "/" {
+		return p, true
+	}
+	if p == prefix {
+		return "/", true
+	}
+	rest, ok := strings.CutPrefix(p, prefix+"/")
+	return "/" + rest, ok
+}
+
+var errStop = fmt.Errorf("stop")

@@ -45,7 +45,7 @@ func (a *API) routes() {
 
 	r.add(&route{method: "GET", pattern: "/events", tag: "events", auth: true, scope: auth.ScopeEventRead, summary: "Page the event log, newest first",
 		params: []param{{name: "limit"}, {name: "offset"}, {name: "type", desc: "event type"}, {name: "path", desc: "exact path, or a folder ending in /"}},
-		resp: list[hostapi.Event]{}, h: a.listEvents})
+		resp:   list[hostapi.Event]{}, h: a.listEvents})
 
 	r.add(&route{method: "GET", pattern: "/healthz", tag: "ops", summary: "Liveness and store health", resp: healthJSON{}, h: a.healthz})
 	r.add(&route{method: "GET", pattern: "/metrics", tag: "ops", summary: "Prometheus metrics", raw: "text/plain", h: a.serveMetrics})
@@ -353,6 +353,15 @@ func (a *API) listEvents(c *call) error {
 		return err
 	}
 	f := store.EventFilter{Limit: limit, Offset: offset, Type: string(c.ctx.QueryArgs().Peek("type")), Path: string(c.ctx.QueryArgs().Peek("path"))}
+	if prefix := c.who.Account.PathPrefix; prefix != "/" && prefix != "" {
+		// A confined key sees only the events under its folder.
+		switch {
+		case f.Path == "":
+			f.Path = prefix + "/"
+		case f.Path != prefix && !strings.HasPrefix(f.Path, prefix+"/"):
+			return errorf(fasthttp.StatusForbidden, "path %q is outside this REST API account's %q", f.Path, prefix)
+		}
+	}
 	if f.Type != "" && !validEventType(f.Type) {
 		return errorf(fasthttp.StatusBadRequest, "type %q: want one of %s", f.Type, strings.Join(hostapi.EventTypes, ", "))
 	}

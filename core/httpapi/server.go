@@ -25,6 +25,7 @@ type Options struct {
 	RateLimit   int           // requests per RateWindow per REST API account; 0 = unlimited
 	RateWindow  time.Duration // default one minute
 	MaxJSONBody int64         // default 1 MiB
+	MaxUpload   int64         // bytes per uploaded file; 0 = unlimited
 	// Guard, when set, counts failed authentications per source address and refuses
 	// banned addresses.
 	Guard Guard

@@ -1,0 +1,499 @@
+package httpapi
+
+import (
+	"archive/zip"
+	"context"
+	"bufio"
+	"bytes"
+	"compress/flate"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/url"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/filegate/filegate/core/vfs"
+	hostapi "github.com/filegate/filegate/hostapi/v1"
+	"github.com/valyala/fasthttp"
+)
+
+// copyBufSize is the buffer for streaming request and response bodies.
+const copyBufSize = 256 << 10
+
+// uploadMeta is the optional "meta" form field of an upload, as in the reference:
+// {"files":[{"field":"f1","path":"customers/2026/"}], "overwrite": false}.
+type uploadMeta struct {
+	Files []struct {
+		Field string `json:"field"`
+		Path  string `json:"path"`
+	} `json:"files"`
+	Overwrite bool `json:"overwrite"`
+}
+
+// uploaded is one stored file of an upload.
+type uploaded struct {
+	Field  string `json:"field"`
+	Path   string `json:"path"`
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"`
+}
+
+type uploadResult struct {
+	Data []uploaded `json:"data"`
+}
+
+// pendingUpload is a file streamed into its temporary upload, committed only once the
+// whole request has been read without error.
+type pendingUpload struct {
+	field, path string
+	w           *vfs.Writer
+}
+
+// upload streams each file part straight into storage. Nothing is committed until the
+// whole request has been read, so a conflict, a bad part or a dropped connection leaves
+// storage as it was.
+func (a *API) upload(c *call) (err error) {
+	mr, err := multipartReader(c.ctx)
+	if err != nil {
+		return err
+	}
+	fsys, err := c.fs()
+	if err != nil {
+		return err
+	}
+	defaultDir := queryPath(c.ctx)
+	var meta *uploadMeta
+	var pending []pendingUpload
+	defer func() {
+		if err != nil {
+			for _, p := range pending {
+				p.w.Abort()
+			}
+		}
+	}()
+	targets := map[string]bool{}
+	buf := make([]byte, copyBufSize)
+	for {
+		part, err := mr.NextPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return errorf(fasthttp.StatusBadRequest, "reading multipart body: %v", err)
+		}
+		field, filename, isFile, err := partNames(part)
+		if err != nil {
+			return err
+		}
+		if !isFile {
+			if field == "meta" {
+				if meta != nil || len(pending) > 0 {
+					return errorf(fasthttp.StatusBadRequest, "the meta field must come once, before the files it maps")
+				}
+				if meta, err = readMeta(part, a.opt.MaxJSONBody); err != nil {
+					return err
+				}
+			}
+			continue // other plain fields are ignored
+		}
+		target, err := uploadTarget(meta, field, filename, defaultDir)
+		if err != nil {
+			return err
+		}
+		if targets[target] {
+			return errorf(fasthttp.StatusBadRequest, "two files of this upload go to %q", target)
+		}
+		targets[target] = true
+		w, err := fsys.Create(c.cx, target, vfs.CreateOptions{Overwrite: meta != nil && meta.Overwrite, MakeParents: true})
+		if err != nil {
+			if errors.Is(err, hostapi.ErrExist) {
+				return errorf(fasthttp.StatusConflict, "%q exists: set \"overwrite\": true in meta to replace it (nothing was written)", target)
+			}
+			return err
+		}
+		pending = append(pending, pendingUpload{field: field, path: target, w: w})
+		if err := a.copyPart(w, part, buf); err != nil {
+			return err
+		}
+	}
+	if len(pending) == 0 {
+		return errorf(fasthttp.StatusBadRequest, "no file parts in the upload (send each file as a form field with a filename)")
+	}
+	out := uploadResult{Data: make([]uploaded, 0, len(pending))}
+	for i, p := range pending {
+		ev, err := p.w.Commit(c.cx)
+		if err != nil {
+			pending = pending[i+1:] // those before are committed; abort the rest
+			return fmt.Errorf("upload: commit %q: %w", p.path, err)
+		}
+		clean, _ := vfs.CleanPath(p.path)
+		out.Data = append(out.Data, uploaded{Field: p.field, Path: clean, Size: ev.Size, SHA256: ev.SHA256})
+	}
+	pending = nil
+	writeJSON(c.ctx, fasthttp.StatusCreated, out)
+	return nil
+}
+
+// copyPart streams one file part into its upload, enforcing the size limit.
+func (a *API) copyPart(w io.Writer, part io.Reader, buf []byte) error {
+	max := a.opt.MaxUpload
+	src := part
+	if max > 0 {
+		src = io.LimitReader(part, max+1)
+	}
+	n, err := io.CopyBuffer(w, src, buf)
+	if err != nil {
+		return errorf(fasthttp.StatusBadRequest, "upload interrupted after %d bytes: %v", n, err)
+	}
+	if max > 0 && n > max {
+		return errorf(fasthttp.StatusRequestEntityTooLarge, "file is over the upload limit of %d bytes (nothing was written)", max)
+	}
+	return nil
+}
+
+func multipartReader(ctx *fasthttp.RequestCtx) (*multipart.Reader, error) {
+	mt, params, err := mime.ParseMediaType(string(ctx.Request.Header.ContentType()))
+	if err != nil || mt != "multipart/form-data" || params["boundary"] == "" {
+		return nil, errorf(fasthttp.StatusBadRequest, "want Content-Type multipart/form-data with a boundary")
+	}
+	var body io.Reader = ctx.RequestBodyStream()
+	if body == nil {
+		body = bytes.NewReader(ctx.PostBody())
+	}
+	return multipart.NewReader(body, params["boundary"]), nil
+}
+
+// partNames reads a part's form name and raw filename. The filename is checked, not
+// cleaned: a name with a path in it is refused rather than silently shortened.
+func partNames(part *multipart.Part) (field, filename string, isFile bool, err error) {
+	_, params, err := mime.ParseMediaType(part.Header.Get("Content-Disposition"))
+	if err != nil {
+		return "", "", false, errorf(fasthttp.StatusBadRequest, "multipart part without a valid Content-Disposition: %v", err)
+	}
+	field = params["name"]
+	filename, isFile = params["filename"]
+	if !isFile {
+		return field, "", false, nil
+	}
+	if filename == "" || filename == "." || filename == ".." || strings.ContainsAny(filename, "/\\\x00") {
+		return "", "", false, errorf(fasthttp.StatusBadRequest, "file name %q of field %q: want a plain name without folders", filename, field)
+	}
+	if _, err := vfs.CleanPath(filename); err != nil {
+		return "", "", false, errorf(fasthttp.StatusBadRequest, "file name %q of field %q: %v", filename, field, err)
+	}
+	return field, filename, true, nil
+}
+
+func readMeta(r io.Reader, max int64) (*uploadMeta, error) {
+	b, err := io.ReadAll(io.LimitReader(r, max+1))
+	if err != nil {
+		return nil, errorf(fasthttp.StatusBadRequest, "reading meta: %v", err)
+	}
+	if int64(len(b)) > max {
+		return nil, errorf(fasthttp.StatusRequestEntityTooLarge, "meta is over %d bytes", max)
+	}
+	var m uploadMeta
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&m); err != nil {
+		return nil, errorf(fasthttp.StatusBadRequest, "meta: invalid JSON: %s", describeJSONError(err))
+	}
+	return &m, nil
+}
+
+// uploadTarget is where the file of field goes: the path meta maps the field to (a path
+// ending in "/" is a folder keeping the file name), or defaultDir/filename.
+func uploadTarget(meta *uploadMeta, field, filename, defaultDir string) (string, error) {
+	target := path.Join("/", defaultDir, filename)
+	if meta != nil {
+		for _, f := range meta.Files {
+			if f.Field != field {
+				continue
+			}
+			switch {
+			case f.Path == "":
+			case strings.HasSuffix(f.Path, "/"):
+				target = f.Path + filename
+			default:
+				target = f.Path
+			}
+		}
+	}
+	clean, err := vfs.CleanPath(target)
+	if err != nil {
+		return "", errorf(fasthttp.StatusBadRequest, "upload path for field %q: %v", field, err)
+	}
+	if clean == "/" {
+		return "", errorf(fasthttp.StatusBadRequest, "upload path for field %q names the root folder", field)
+	}
+	return clean, nil
+}
+
+// etag identifies a version of a file by size and modification time.
+func etag(fi hostapi.FileInfo) string {
+	return `"` + strconv.FormatInt(fi.Size, 16) + "-" + strconv.FormatInt(fi.ModTime.UnixNano(), 16) + `"`
+}
+
+func (a *API) downloadSingle(c *call) error {
+	p := string(c.ctx.QueryArgs().Peek("path"))
+	if err := requirePath("path", p); err != nil {
+		return err
+	}
+	fsys, err := c.fs()
+	if err != nil {
+		return err
+	}
+	fi, err := fsys.Stat(c.cx, p)
+	if err != nil {
+		return err
+	}
+	if fi.IsDir {
+		return errorf(fasthttp.StatusBadRequest, "%q is a folder: download folders with POST /api/download/multi", p)
+	}
+	tag := etag(fi)
+	h := &c.ctx.Response.Header
+	h.Set("ETag", tag)
+	h.Set("Accept-Ranges", "bytes")
+	h.Set("Last-Modified", fi.ModTime.UTC().Format(time.RFC1123))
+	if inm := string(c.ctx.Request.Header.Peek("If-None-Match")); inm != "" && etagMatch(inm, tag) {
+		c.ctx.SetStatusCode(fasthttp.StatusNotModified)
+		return nil
+	}
+	start, length := int64(0), fi.Size
+	status := fasthttp.StatusOK
+	if rng := string(c.ctx.Request.Header.Peek("Range")); rng != "" && ifRangeOK(string(c.ctx.Request.Header.Peek("If-Range")), tag) {
+		s, n, ok := parseRange(rng, fi.Size)
+		if !ok {
+			h.Set("Content-Range", "bytes */"+strconv.FormatInt(fi.Size, 10))
+			return errorf(fasthttp.StatusRequestedRangeNotSatisfiable, "range %q is not satisfiable for %d bytes", rng, fi.Size)
+		}
+		start, length, status = s, n, fasthttp.StatusPartialContent
+		h.Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", s, s+n-1, fi.Size))
+	}
+	rc, err := fsys.Open(c.cx, p, start)
+	if err != nil {
+		return err
+	}
+	ct := mime.TypeByExtension(path.Ext(p))
+	if ct == "" {
+		ct = "application/octet-stream"
+	}
+	c.ctx.SetContentType(ct)
+	h.Set("Content-Disposition", contentDisposition(path.Base(p)))
+	c.ctx.SetStatusCode(status)
+	c.ctx.SetBodyStream(&limitedReadCloser{r: io.LimitReader(rc, length), c: rc}, int(length))
+	return nil
+}
+
+// limitedReadCloser reads at most a range and closes the underlying file.
+type limitedReadCloser struct {
+	r io.Reader
+	c io.Closer
+}
+
+func (l *limitedReadCloser) Read(p []byte) (int, error) { return l.r.Read(p) }
+func (l *limitedReadCloser) Close() error               { return l.c.Close() }
+
+func etagMatch(header, tag string) bool {
+	for _, t := range strings.Split(header, ",") {
+		t = strings.TrimPrefix(strings.TrimSpace(t), "W/")
+		if t == tag || t == "*" {
+			return true
+		}
+	}
+	return false
+}
+
+// ifRangeOK: a Range applies unless If-Range names another version.
+func ifRangeOK(ifRange, tag string) bool { return ifRange == "" || ifRange == tag }
+
+// parseRange parses a single "bytes=" range against size and returns its start and
+// length.
+func parseRange(h string, size int64) (start, length int64, ok bool) {
+	spec, found := strings.CutPrefix(h, "bytes=")
+	if !found || strings.Contains(spec, ",") {
+		return 0, 0, false
+	}
+	a, b, found := strings.Cut(strings.TrimSpace(spec), "-")
+	if !found {
+		return 0, 0, false
+	}
+	if a == "" { // suffix: the last b bytes
+		n, err := strconv.ParseInt(b, 10, 64)
+		if err != nil || n <= 0 {
+			return 0, 0, false
+		}
+		n = min(n, size)
+		return size - n, n, size > 0
+	}
+	s, err := strconv.ParseInt(a, 10, 64)
+	if err != nil || s < 0 || s >= size {
+		return 0, 0, false
+	}
+	e := size - 1
+	if b != "" {
+		if e, err = strconv.ParseInt(b, 10, 64); err != nil || e < s {
+			return 0, 0, false
+		}
+		e = min(e, size-1)
+	}
+	return s, e - s + 1, true
+}
+
+// contentDisposition names the file for browsers, with an RFC 5987 UTF-8 form.
+func contentDisposition(name string) string {
+	ascii := strings.Map(func(r rune) rune {
+		if r < 0x20 || r > 0x7e || r == '"' || r == '\\' {
+			return '_'
+		}
+		return r
+	}, name)
+	return fmt.Sprintf(`attachment; filename="%s"; filename*=UTF-8''%s`, ascii, url.PathEscape(name))
+}
+
+type multiRequest struct {
+	Paths []string `json:"paths"`
+}
+
+type multiResponse struct {
+	ID        string    `json:"id"`
+	ExpiresAt time.Time `json:"expires_at"`
+	URL       string    `json:"url"`
+}
+
+// multiTTL is how long a prepared zip download stays valid.
+const multiTTL = 10 * time.Minute
+
+func (a *API) prepareMulti(c *call) error {
+	var req multiRequest
+	if err := decodeJSON(c.ctx, a.opt.MaxJSONBody, &req); err != nil {
+		return err
+	}
+	if len(req.Paths) == 0 || len(req.Paths) > 10000 {
+		return errorf(fasthttp.StatusBadRequest, "paths: want 1 to 10000 paths")
+	}
+	fsys, err := c.fs()
+	if err != nil {
+		return err
+	}
+	clean := make([]string, len(req.Paths))
+	for i, p := range req.Paths {
+		if clean[i], err = vfs.CleanPath(p); err != nil {
+			return err
+		}
+		if _, err := fsys.Stat(c.cx, p); err != nil {
+			return err
+		}
+	}
+	d, err := a.opt.Store.CreateMultiDownload(c.cx, c.who.Tenant.ID, c.who.Account.AccessKey, clean, multiTTL)
+	if err != nil {
+		return err
+	}
+	writeJSON(c.ctx, fasthttp.StatusOK, multiResponse{ID: d.ID, ExpiresAt: d.ExpiresAt, URL: "/api/download/multi/" + d.ID})
+	return nil
+}
+
+// downloadMulti streams a zip of a prepared download, built entry by entry as the
+// client reads: nothing is staged in memory or on disk. It acts with the rights of the
+// REST API account that prepared it, which must still be valid.
+func (a *API) downloadMulti(c *call) error {
+	d, err := a.opt.Store.MultiDownload(c.cx, c.params["id"])
+	if err != nil {
+		return errorf(fasthttp.StatusNotFound, "no such download, or it expired: prepare it again with POST /api/download/multi")
+	}
+	acct, err := a.opt.Store.APIAccountByKey(c.cx, d.AccessKey)
+	if err != nil || acct.TenantID != d.TenantID || acct.Expired(time.Now()) {
+		return errorf(fasthttp.StatusNotFound, "the REST API account that prepared this download no longer exists")
+	}
+	tenant, err := a.opt.Store.Tenant(c.cx, d.TenantID)
+	if err != nil {
+		return err
+	}
+	c.who.Account, c.who.Tenant = acct, tenant
+	fsys, err := c.fs()
+	if err != nil {
+		return err
+	}
+	c.ctx.SetContentType("application/zip")
+	c.ctx.Response.Header.Set("Content-Disposition", contentDisposition("download-"+d.ID[:8]+".zip"))
+	ctx := c.cx
+	log := a.log
+	c.ctx.SetBodyStreamWriter(func(bw *bufio.Writer) {
+		zw := zip.NewWriter(bw)
+		zw.RegisterCompressor(zip.Deflate, func(w io.Writer) (io.WriteCloser, error) { return flate.NewWriter(w, flate.BestSpeed) })
+		z := &zipper{fs: fsys, zw: zw, buf: make([]byte, copyBufSize), seen: map[string]bool{}}
+		for _, p := range d.Paths {
+			if err := z.add(ctx, p, path.Base(p)); err != nil {
+				// The status is sent; ending the stream without the central directory
+				// makes the client see a broken archive rather than a short one.
+				log.Warn("zip download aborted", "id", d.ID, "path", p, "err", err)
+				return
+			}
+		}
+		if err := zw.Close(); err != nil {
+			log.Warn("zip download", "id", d.ID, "err", err)
+		}
+	})
+	return nil
+}
+
+// zipper writes files and folders of a filesystem view into a zip stream.
+type zipper struct {
+	fs   *vfs.FS
+	zw   *zip.Writer
+	buf  []byte
+	seen map[string]bool
+}
+
+func (z *zipper) add(ctx context.Context, p, name string) error {
+	fi, err := z.fs.Stat(ctx, p)
+	if err != nil {
+		return err
+	}
+	if fi.IsDir {
+		return z.addDir(ctx, p, name, fi.ModTime)
+	}
+	if z.seen[name] {
+		return nil
+	}
+	z.seen[name] = true
+	w, err := z.zw.CreateHeader(&zip.FileHeader{Name: name, Method: zip.Deflate, Modified: fi.ModTime})
+	if err != nil {
+		return err
+	}
+	rc, err := z.fs.Open(ctx, p, 0)
+	if err != nil {
+		return err
+	}
+	_, err = io.CopyBuffer(w, rc, z.buf)
+	return errors.Join(err, rc.Close())
+}
+
+func (z *zipper) addDir(ctx context.Context, dir, name string, mtime time.Time) error {
+	if _, err := z.zw.CreateHeader(&zip.FileHeader{Name: name + "/", Method: zip.Store, Modified: mtime}); err != nil {
+		return err
+	}
+	cursor := ""
+	for {
+		pg, err := z.fs.List(ctx, dir, hostapi.ListOptions{Cursor: cursor, Limit: 1000})
+		if err != nil {
+			return err
+		}
+		for _, e := range pg.Entries {
+			if err := z.add(ctx, path.Join(dir, e.Name), name+"/"+e.Name); err != nil {
+				return err
+			}
+		}
+		if pg.NextCursor == "" {
+			return nil
+		}
+		cursor = pg.NextCursor
+	}
+}
+
