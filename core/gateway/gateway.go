@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"sync"
 	"time"
@@ -53,6 +54,8 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Gateway, 
 		st.Close()
 		return nil, err
 	}
+	// Upload parts spooled by a previous run that stopped mid-request are garbage.
+	os.RemoveAll(filepath.Join(cfg.DataPath(), "spool"))
 	key, err := st.SigningKey(ctx)
 	if err != nil {
 		st.Close()
@@ -66,7 +69,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Gateway, 
 	}
 	g.api = httpapi.New(httpapi.Options{
 		Accounts: g.Accounts, Store: st, Log: log.With("component", "http"),
-		RateLimit: cfg.HTTP.RateLimit, RateWindow: cfg.HTTP.RateWindow.D(), MaxJSONBody: int64(cfg.HTTP.MaxJSONBody), MaxUpload: int64(cfg.HTTP.MaxUpload),
+		RateLimit: cfg.HTTP.RateLimit, RateWindow: cfg.HTTP.RateWindow.D(), MaxJSONBody: int64(cfg.HTTP.MaxJSONBody), MaxUpload: int64(cfg.HTTP.MaxUpload), SpoolDir: filepath.Join(cfg.DataPath(), "spool"),
 		Files: g, Guard: g.Guard,
 	})
 	return g, nil

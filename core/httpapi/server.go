@@ -8,6 +8,7 @@ import (
 	"context"
 	"log/slog"
 	"net/netip"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -26,6 +27,7 @@ type Options struct {
 	RateWindow  time.Duration // default one minute
 	MaxJSONBody int64         // default 1 MiB
 	MaxUpload   int64         // bytes per uploaded file; 0 = unlimited
+	SpoolDir    string        // where file parts sent before the upload's meta field wait; default os.TempDir()
 	// Guard, when set, counts failed authentications per source address and refuses
 	// banned addresses.
 	Guard Guard
@@ -64,6 +66,9 @@ func New(opt Options) *API {
 	}
 	if opt.RateWindow <= 0 {
 		opt.RateWindow = time.Minute
+	}
+	if opt.SpoolDir == "" {
+		opt.SpoolDir = os.TempDir()
 	}
 	if opt.MaxJSONBody <= 0 {
 		opt.MaxJSONBody = 1 << 20

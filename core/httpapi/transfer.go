@@ -13,6 +13,7 @@ import (
 	"mime"
 	"mime/multipart"
 	"net/url"
+	"os"
 	"path"
 	"strconv"
 	"strings"
@@ -57,7 +58,9 @@ type pendingUpload struct {
 
 // upload streams each file part straight into storage. Nothing is committed until the
 // whole request has been read, so a conflict, a bad part or a dropped connection leaves
-// storage as it was.
+// storage as it was. A file part that arrives before the meta field (HTTPie sends files
+// last... first) cannot know its target yet: it is spooled to a temporary file and
+// stored once meta is known.
 func (a *API) upload(c *call) (err error) {
 	mr, err := multipartReader(c.ctx)
 	if err != nil {
@@ -67,18 +70,13 @@ func (a *API) upload(c *call) (err error) {
 	if err != nil {
 		return err
 	}
-	defaultDir := queryPath(c.ctx)
-	var meta *uploadMeta
-	var pending []pendingUpload
+	u := &uploadBatch{api: a, c: c, fs: fsys, defaultDir: queryPath(c.ctx), targets: map[string]bool{}, buf: make([]byte, copyBufSize)}
 	defer func() {
 		if err != nil {
-			for _, p := range pending {
-				p.w.Abort()
-			}
+			u.abort()
 		}
+		u.dropSpool()
 	}()
-	targets := map[string]bool{}
-	buf := make([]byte, copyBufSize)
 	for {
 		part, err := mr.NextPart()
 		if err == io.EOF {
@@ -91,53 +89,114 @@ func (a *API) upload(c *call) (err error) {
 		if err != nil {
 			return err
 		}
-		if !isFile {
-			if field == "meta" {
-				if meta != nil || len(pending) > 0 {
-					return errorf(fasthttp.StatusBadRequest, "the meta field must come once, before the files it maps")
-				}
-				if meta, err = readMeta(part, a.opt.MaxJSONBody); err != nil {
-					return err
-				}
+		switch {
+		case !isFile && field == "meta":
+			if u.meta != nil {
+				return errorf(fasthttp.StatusBadRequest, "the meta field appears twice")
 			}
-			continue // other plain fields are ignored
-		}
-		target, err := uploadTarget(meta, field, filename, defaultDir)
-		if err != nil {
-			return err
-		}
-		if targets[target] {
-			return errorf(fasthttp.StatusBadRequest, "two files of this upload go to %q", target)
-		}
-		targets[target] = true
-		w, err := fsys.Create(c.cx, target, vfs.CreateOptions{Overwrite: meta != nil && meta.Overwrite, MakeParents: true})
-		if err != nil {
-			if errors.Is(err, hostapi.ErrExist) {
-				return errorf(fasthttp.StatusConflict, "%q exists: set \"overwrite\": true in meta to replace it (nothing was written)", target)
+			if u.meta, err = readMeta(part, a.opt.MaxJSONBody); err != nil {
+				return err
 			}
-			return err
+		case !isFile: // other plain fields are ignored
+		case u.meta == nil:
+			err = u.spool(field, filename, part)
+		default:
+			err = u.store(field, filename, part)
 		}
-		pending = append(pending, pendingUpload{field: field, path: target, w: w})
-		if err := a.copyPart(w, part, buf); err != nil {
+		if err != nil {
 			return err
 		}
 	}
-	if len(pending) == 0 {
+	for _, s := range u.spooled {
+		if _, err := s.f.Seek(0, io.SeekStart); err != nil {
+			return err
+		}
+		if err := u.store(s.field, s.filename, s.f); err != nil {
+			return err
+		}
+	}
+	if len(u.pending) == 0 {
 		return errorf(fasthttp.StatusBadRequest, "no file parts in the upload (send each file as a form field with a filename)")
 	}
-	out := uploadResult{Data: make([]uploaded, 0, len(pending))}
-	for i, p := range pending {
+	out := uploadResult{Data: make([]uploaded, 0, len(u.pending))}
+	for len(u.pending) > 0 {
+		p := u.pending[0]
+		u.pending = u.pending[1:] // committed or failed, it is no longer ours to abort
 		ev, err := p.w.Commit(c.cx)
 		if err != nil {
-			pending = pending[i+1:] // those before are committed; abort the rest
 			return fmt.Errorf("upload: commit %q: %w", p.path, err)
 		}
-		clean, _ := vfs.CleanPath(p.path)
-		out.Data = append(out.Data, uploaded{Field: p.field, Path: clean, Size: ev.Size, SHA256: ev.SHA256})
+		out.Data = append(out.Data, uploaded{Field: p.field, Path: p.path, Size: ev.Size, SHA256: ev.SHA256})
 	}
-	pending = nil
 	writeJSON(c.ctx, fasthttp.StatusCreated, out)
 	return nil
+}
+
+// uploadBatch is the state of one multipart upload request.
+type uploadBatch struct {
+	api        *API
+	c          *call
+	fs         *vfs.FS
+	defaultDir string
+	meta       *uploadMeta
+	targets    map[string]bool
+	pending    []pendingUpload
+	spooled    []spooledPart
+	buf        []byte
+}
+
+// spooledPart is a file part that came before meta, kept in a temporary file.
+type spooledPart struct {
+	field, filename string
+	f               *os.File
+}
+
+// store streams a file part into an uncommitted upload at its target.
+func (u *uploadBatch) store(field, filename string, r io.Reader) error {
+	target, err := uploadTarget(u.meta, field, filename, u.defaultDir)
+	if err != nil {
+		return err
+	}
+	if u.targets[target] {
+		return errorf(fasthttp.StatusBadRequest, "two files of this upload go to %q", target)
+	}
+	u.targets[target] = true
+	w, err := u.fs.Create(u.c.cx, target, vfs.CreateOptions{Overwrite: u.meta != nil && u.meta.Overwrite, MakeParents: true})
+	if err != nil {
+		if errors.Is(err, hostapi.ErrExist) {
+			return errorf(fasthttp.StatusConflict, "%q exists: set \"overwrite\": true in meta to replace it (nothing was written)", target)
+		}
+		return err
+	}
+	u.pending = append(u.pending, pendingUpload{field: field, path: target, w: w})
+	return u.api.copyPart(w, r, u.buf)
+}
+
+// spool keeps a file part in a temporary file until meta says where it goes.
+func (u *uploadBatch) spool(field, filename string, r io.Reader) error {
+	if err := os.MkdirAll(u.api.opt.SpoolDir, 0o700); err != nil {
+		return fmt.Errorf("upload: spool: %w", err)
+	}
+	f, err := os.CreateTemp(u.api.opt.SpoolDir, "upload-*")
+	if err != nil {
+		return fmt.Errorf("upload: spool: %w", err)
+	}
+	u.spooled = append(u.spooled, spooledPart{field: field, filename: filename, f: f})
+	return u.api.copyPart(f, r, u.buf)
+}
+
+func (u *uploadBatch) abort() {
+	for _, p := range u.pending {
+		p.w.Abort()
+	}
+	u.pending = nil
+}
+
+func (u *uploadBatch) dropSpool() {
+	for _, s := range u.spooled {
+		s.f.Close()
+		os.Remove(s.f.Name())
+	}
 }
 
 // copyPart streams one file part into its upload, enforcing the size limit.

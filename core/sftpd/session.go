@@ -1,0 +1,64 @@
+package sftpd
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+
+	"github.com/pkg/sftp"
+	"golang.org/x/crypto/ssh"
+
+	"github.com/filegate/filegate/core/vfs"
+)
+
+// serveSession answers a session channel's requests: the "sftp" subsystem once, and
+// false to everything else (shell, exec, pty-req, env, x11, agent forwarding...).
+func (s *Server) serveSession(ctx context.Context, log *slog.Logger, fsys *vfs.FS, ch ssh.Channel, reqs <-chan *ssh.Request) {
+	done := make(chan struct{})
+	started := false
+	defer func() {
+		ch.Close()
+		if started {
+			<-done
+		}
+	}()
+	for req := range reqs {
+		ok := !started && req.Type == "subsystem" && isSFTP(req.Payload)
+		if err := req.Reply(ok, nil); err != nil {
+			return
+		}
+		if !ok {
+			log.Debug("refused a session request", "type", req.Type)
+			continue
+		}
+		started = true
+		go func() {
+			defer close(done)
+			status := uint32(0)
+			if err := s.serveSFTP(ctx, log, fsys, ch); err != nil {
+				log.Info("SFTP session ended", "err", err)
+				status = 1
+			}
+			ch.SendRequest("exit-status", false, ssh.Marshal(struct{ Status uint32 }{status}))
+			ch.Close() // the client closes its side; reqs then ends
+		}()
+	}
+}
+
+// isSFTP reports whether a subsystem request's payload names "sftp".
+func isSFTP(payload []byte) bool {
+	var p struct{ Name string }
+	return ssh.Unmarshal(payload, &p) == nil && p.Name == "sftp"
+}
+
+// serveSFTP runs pkg/sftp's request server on ch until the client ends it.
+func (s *Server) serveSFTP(ctx context.Context, log *slog.Logger, fsys *vfs.FS, ch ssh.Channel) error {
+	h := &handlers{ctx: ctx, log: log, fs: fsys, uploads: map[string]*uploadHandle{}}
+	srv := sftp.NewRequestServer(ch, sftp.Handlers{FileGet: h, FilePut: h, FileCmd: h, FileList: h})
+	err := srv.Serve()
+	if errors.Is(err, io.EOF) {
+		return nil
+	}
+	return err
+}
