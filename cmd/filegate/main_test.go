@@ -143,11 +143,11 @@ func TestInitJSONAndKeepsExistingConfig(t *testing.T) {
 func TestConfigErrorsNameTheKey(t *testing.T) {
 	dir := t.TempDir()
 	for text, want := range map[string]string{
-		"[http]\nlisen = \"127.0.0.1:1\"\n":  "http.lisen",
-		"[ftp]\ntls = 3\n":                   "tls",
-		"[ftp]\ntls = \"sometimes\"\n":       "ftp.tls",
-		"data_dir = \"d\"\n[http\n":          "line",
-		"[ftp]\npassive_ports = \"9-1\"\n":   "passive_ports",
+		"[http]\nlisen = \"127.0.0.1:1\"\n": "http.lisen",
+		"[ftp]\ntls = 3\n":                  "tls",
+		"[ftp]\ntls = \"sometimes\"\n":      "ftp.tls",
+		"data_dir = \"d\"\n[http\n":         "line",
+		"[ftp]\npassive_ports = \"9-1\"\n":  "passive_ports",
 		"[[storage]]\nname = \"default\"\n": "plugin",
 	} {
 		os.WriteFile(filepath.Join(dir, "gateway.toml"), []byte(text), 0o644)

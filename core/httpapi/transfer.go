@@ -2,10 +2,10 @@ package httpapi
 
 import (
 	"archive/zip"
-	"context"
 	"bufio"
 	"bytes"
 	"compress/flate"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -555,4 +555,3 @@ func (z *zipper) addDir(ctx context.Context, dir, name string, mtime time.Time) 
 		cursor = pg.NextCursor
 	}
 }
-
