@@ -44,6 +44,7 @@ commands:
   keys create --scopes a,b [--expires 720h] [--path-prefix /x] [--description text]
   keys list
   keys revoke ACCESSKEY          REST API accounts (each takes --config FILE)
+  reindex [--config FILE]        rebuild the metadata tree (/api/list/tree) from storage
   version                        print the version
 `
 
@@ -74,6 +75,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdServe(ctx, rest, stdout, stderr)
 	case "keys":
 		return cmdKeys(ctx, rest, stdout)
+	case "reindex":
+		return cmdReindex(ctx, rest, stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "filegate", versionString(), "host API", hostapi.Version)
 		return nil
@@ -277,4 +280,29 @@ func cmdKeys(ctx context.Context, args []string, stdout io.Writer) error {
 		return nil
 	}
 	return usageError{fmt.Sprintf("keys: unknown subcommand %q (want create, list or revoke)", sub)}
+}
+
+func cmdReindex(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("reindex")
+	cfgPath := fs.String("config", "", "configuration file (default ./gateway.toml)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	g, err := gateway.Open(ctx, cfg, slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	if err != nil {
+		return err
+	}
+	defer g.Store.Close()
+	st, err := g.Reindex(ctx, func(s gateway.ReindexStats) {
+		fmt.Fprintf(stderr, "reindex: %d files, %d folders so far\n", s.Files, s.Dirs)
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "reindexed %d tenant(s): %d files (%d hashed), %d folders\n", st.Tenants, st.Files, st.Hashed, st.Dirs)
+	return nil
 }

@@ -269,7 +269,11 @@ func readMeta(r io.Reader, max int64) (*uploadMeta, error) {
 // uploadTarget is where the file of field goes: the path meta maps the field to (a path
 // ending in "/" is a folder keeping the file name), or defaultDir/filename.
 func uploadTarget(meta *uploadMeta, field, filename, defaultDir string) (string, error) {
-	target := path.Join("/", defaultDir, filename)
+	dir, err := vfs.CleanPath(defaultDir)
+	if err != nil {
+		return "", errorf(fasthttp.StatusBadRequest, "upload folder: %v", err)
+	}
+	target := path.Join(dir, filename)
 	if meta != nil {
 		for _, f := range meta.Files {
 			if f.Field != field {
@@ -346,18 +350,39 @@ func (a *API) downloadSingle(c *call) error {
 	c.ctx.SetContentType(ct)
 	h.Set("Content-Disposition", contentDisposition(path.Base(p)))
 	c.ctx.SetStatusCode(status)
-	c.ctx.SetBodyStream(&limitedReadCloser{r: io.LimitReader(rc, length), c: rc}, int(length))
+	c.ctx.SetBodyStream(&rangeReader{rc: rc, left: length, toEOF: start+length == fi.Size}, int(length))
 	return nil
 }
 
-// limitedReadCloser reads at most a range and closes the underlying file.
-type limitedReadCloser struct {
-	r io.Reader
-	c io.Closer
+// rangeReader reads one range of a file and closes it.
+type rangeReader struct {
+	rc    io.ReadCloser
+	left  int64
+	toEOF bool // the range ends at the end of the file
 }
 
-func (l *limitedReadCloser) Read(p []byte) (int, error) { return l.r.Read(p) }
-func (l *limitedReadCloser) Close() error               { return l.c.Close() }
+func (r *rangeReader) Read(p []byte) (int, error) {
+	if r.left <= 0 {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > r.left {
+		p = p[:r.left]
+	}
+	n, err := r.rc.Read(p)
+	r.left -= int64(n)
+	return n, err
+}
+
+// Close closes the file. When the range reached the end of the file, one more read
+// lets the file see its own end first, so a complete download is recorded with its
+// SHA-256.
+func (r *rangeReader) Close() error {
+	if r.left == 0 && r.toEOF {
+		var probe [1]byte
+		r.rc.Read(probe[:])
+	}
+	return r.rc.Close()
+}
 
 func etagMatch(header, tag string) bool {
 	for _, t := range strings.Split(header, ",") {
