@@ -89,9 +89,14 @@ func (g *Gateway) openBackends(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("storage %q: %w", s.Name, err)
 		}
-		if sw, ok := b.(interface{ SweepTemp(context.Context) error }); ok {
-			if err := sw.SweepTemp(ctx); err != nil {
+		if sw, ok := b.(interface {
+			SweepTemp(context.Context) (int, error)
+		}); ok {
+			n, err := sw.SweepTemp(ctx)
+			if err != nil {
 				g.Log.Warn("sweeping unfinished uploads", "storage", s.Name, "err", err)
+			} else if n > 0 {
+				g.Log.Info("removed unfinished uploads of a previous run", "storage", s.Name, "count", n)
 			}
 		}
 		g.backends[s.Name] = b
