@@ -89,9 +89,7 @@ func (g *Gateway) openBackends(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("storage %q: %w", s.Name, err)
 		}
-		if sw, ok := b.(interface {
-			SweepTemp(context.Context) (int, error)
-		}); ok {
+		if sw, ok := b.(hostapi.Sweeper); ok {
 			n, err := sw.SweepTemp(ctx)
 			if err != nil {
 				g.Log.Warn("sweeping unfinished uploads", "storage", s.Name, "err", err)

@@ -91,3 +91,10 @@ type Chtimer interface {
 
 // Opener builds a Storage from its decoded `[[storage]] config` table.
 type Opener func(config map[string]any) (Storage, error)
+
+// Sweeper is implemented by backends that keep the leftovers of uploads a crash
+// interrupted (temporary files, incomplete multipart uploads). The core calls SweepTemp
+// once at start, before serving, and logs how many it removed.
+type Sweeper interface {
+	SweepTemp(ctx context.Context) (removed int, err error)
+}
