@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"strconv"
 	"strings"
 	"time"
 
@@ -87,17 +88,40 @@ func (a *API) listFiles(kind hostapi.ListOptions) func(*call) error {
 			return err
 		}
 		base, _ := vfs.CleanPath(dir)
-		out := cursorList{Data: make([]entry, len(pg.Entries)), Limit: limit, NextCursor: pg.NextCursor}
-		for i, fi := range pg.Entries {
-			typ := "file"
-			if fi.IsDir {
-				typ = "dir"
-			}
-			out.Data[i] = entry{Name: fi.Name, Path: path.Join(base, fi.Name), Type: typ, Size: fi.Size, Modified: fi.ModTime.UTC()}
-		}
-		writeJSON(c.ctx, fasthttp.StatusOK, out)
+		c.ctx.SetContentType("application/json")
+		c.ctx.SetBody(appendCursorList(make([]byte, 0, 64+len(pg.Entries)*128), base, limit, pg))
 		return nil
 	}
+}
+
+// appendCursorList encodes a listing page as cursorList does with encoding/json, by
+// hand: listings are the hottest read path and this avoids reflection and an
+// allocation per entry.
+func appendCursorList(b []byte, base string, limit int, pg hostapi.ListPage) []byte {
+	b = append(b, `{"data":[`...)
+	for i, fi := range pg.Entries {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"name":`...)
+		b = appendJSONString(b, fi.Name)
+		b = append(b, `,"path":`...)
+		b = appendJSONString(b, path.Join(base, fi.Name))
+		if fi.IsDir {
+			b = append(b, `,"type":"dir","size":`...)
+		} else {
+			b = append(b, `,"type":"file","size":`...)
+		}
+		b = strconv.AppendInt(b, fi.Size, 10)
+		b = append(b, `,"modified":"`...)
+		b = fi.ModTime.UTC().AppendFormat(b, time.RFC3339Nano)
+		b = append(b, `"}`...)
+	}
+	b = append(b, `],"limit":`...)
+	b = strconv.AppendInt(b, int64(limit), 10)
+	b = append(b, `,"next_cursor":`...)
+	b = appendJSONString(b, pg.NextCursor)
+	return append(b, "}\n"...)
 }
 
 // queryPath is the path query parameter, "/" when absent.

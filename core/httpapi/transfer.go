@@ -17,6 +17,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/filegate/filegate/core/vfs"
@@ -372,6 +373,34 @@ func (r *rangeReader) Read(p []byte) (int, error) {
 	r.left -= int64(n)
 	return n, err
 }
+
+// WriteTo copies the range with a large buffer: fasthttp's own copy uses 4 KiB, which
+// costs a write system call per 4 KiB.
+func (r *rangeReader) WriteTo(w io.Writer) (int64, error) {
+	buf := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(buf)
+	var n int64
+	for r.left > 0 {
+		m, err := r.Read(*buf)
+		if m > 0 {
+			wm, werr := w.Write((*buf)[:m])
+			n += int64(wm)
+			if werr != nil {
+				return n, werr
+			}
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// copyBufs pools the buffers of streamed bodies.
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, copyBufSize); return &b }}
 
 // Close closes the file. When the range reached the end of the file, one more read
 // lets the file see its own end first, so a complete download is recorded with its

@@ -70,17 +70,20 @@ func (s *Store) applyToTree(ctx context.Context, tx *sql.Tx, tenantID int64, ev 
 		}
 		return exec(upsert, tenantID, ev.Path, "dir", 0, t, "", ev.Protocol, ev.Account)
 	case hostapi.EventFileDeleted, hostapi.EventDirDeleted:
-		return exec(`DELETE FROM tree WHERE tenant_id = ? AND (path = ? OR path LIKE ? ESCAPE '\')`, tenantID, ev.Path, escapeLike(ev.Path)+"/%")
+		lo, hi := descendants(ev.Path)
+		return exec(`DELETE FROM tree WHERE tenant_id = ? AND (path = ? OR (path >= ? AND path < ?))`, tenantID, ev.Path, lo, hi)
 	case hostapi.EventFileMoved:
 		if err := parents(ev.Path); err != nil {
 			return err
 		}
 		// The target is replaced, then the source and its descendants move under it.
-		if err := exec(`DELETE FROM tree WHERE tenant_id = ? AND (path = ? OR path LIKE ? ESCAPE '\')`, tenantID, ev.Path, escapeLike(ev.Path)+"/%"); err != nil {
+		lo, hi := descendants(ev.Path)
+		if err := exec(`DELETE FROM tree WHERE tenant_id = ? AND (path = ? OR (path >= ? AND path < ?))`, tenantID, ev.Path, lo, hi); err != nil {
 			return err
 		}
-		return exec(`UPDATE tree SET path = ? || SUBSTR(path, ?) WHERE tenant_id = ? AND (path = ? OR path LIKE ? ESCAPE '\')`,
-			ev.Path, len(ev.From)+1, tenantID, ev.From, escapeLike(ev.From)+"/%")
+		lo, hi = descendants(ev.From)
+		return exec(`UPDATE tree SET path = ? || SUBSTR(path, ?) WHERE tenant_id = ? AND (path = ? OR (path >= ? AND path < ?))`,
+			ev.Path, len(ev.From)+1, tenantID, ev.From, lo, hi)
 	}
 	return nil
 }
@@ -147,9 +150,9 @@ type TreeEntry struct {
 // Tree calls fn for every descendant of dir (a tenant path) in path order, streaming
 // rows so memory does not grow with the tree. fn returning an error stops the walk.
 func (s *Store) Tree(ctx context.Context, tenantID int64, dir string, fn func(TreeEntry) error) error {
-	prefix := strings.TrimSuffix(dir, "/") + "/"
-	rows, err := s.query(ctx, `SELECT path, type, size, modified, sha256, protocol, account FROM tree WHERE tenant_id = ? AND path LIKE ? ESCAPE '\' ORDER BY path`,
-		tenantID, escapeLike(prefix)+"%")
+	lo, hi := descendants(dir)
+	rows, err := s.query(ctx, `SELECT path, type, size, modified, sha256, protocol, account FROM tree WHERE tenant_id = ? AND path >= ? AND path < ? ORDER BY path`,
+		tenantID, lo, hi)
 	if err != nil {
 		return fmt.Errorf("store: tree %q: %w", dir, err)
 	}
@@ -185,4 +188,12 @@ func (s *Store) ReplaceTree(ctx context.Context, tenantID int64, entries []TreeE
 		}
 		return nil
 	})
+}
+
+// descendants returns the range [lo, hi) of the paths below dir: "/a" has "/a/..." in
+// ["/a/", "/a0"), as '0' follows '/' in byte order. A range on the primary key walks
+// the index; a LIKE would scan the tenant's whole tree.
+func descendants(dir string) (lo, hi string) {
+	base := strings.TrimSuffix(dir, "/")
+	return base + "/", base + "0"
 }

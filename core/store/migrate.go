@@ -7,7 +7,7 @@ import (
 )
 
 // migrations are applied in order, each once; never edit one that has shipped, append.
-// They use portable SQL; {{id}} and {{blob}} are rewritten by the Dialect.
+// They use portable SQL; {{id}}, {{blob}} and {{clustered}} are rewritten by the Dialect.
 var migrations = []string{
 	// 1: the foundation.
 	`CREATE TABLE tenants (
@@ -75,7 +75,7 @@ var migrations = []string{
 		protocol TEXT NOT NULL,
 		account TEXT NOT NULL,
 		PRIMARY KEY (tenant_id, path)
-	);
+	) {{clustered}};
 	CREATE TABLE multi_downloads (
 		id TEXT PRIMARY KEY,
 		tenant_id BIGINT NOT NULL,

@@ -103,7 +103,7 @@ func (s *Storage) List(ctx context.Context, dir string, opts hostapi.ListOptions
 	if err != nil {
 		return hostapi.ListPage{}, err
 	}
-	pager, err := storeutil.NewPager[struct{}](opts)
+	pager, err := storeutil.NewPager[fs.DirEntry](opts)
 	if err != nil {
 		return hostapi.ListPage{}, fmt.Errorf("local: list %q: %w", dir, err)
 	}
@@ -135,7 +135,7 @@ func (s *Storage) List(ctx context.Context, dir string, opts hostapi.ListOptions
 				}
 				isDir = fi.IsDir()
 			}
-			pager.Add(name, isDir, struct{}{})
+			pager.Add(name, isDir, de)
 		}
 		if err == io.EOF {
 			break
@@ -147,7 +147,12 @@ func (s *Storage) List(ctx context.Context, dir string, opts hostapi.ListOptions
 	entries, next := pager.Page()
 	page := hostapi.ListPage{Entries: make([]hostapi.FileInfo, 0, len(entries)), NextCursor: next}
 	for _, e := range entries {
-		fi, err := s.root.Stat(path.Join(rel, e.Name))
+		// Info stats relative to the open folder (one fstatat, often cached by ReadDir);
+		// symlinks, already resolved inside the root above, are stated through the root.
+		fi, err := e.Value.Info()
+		if err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+			fi, err = s.root.Stat(path.Join(rel, e.Name))
+		}
 		if err != nil {
 			continue // removed since it was read
 		}
