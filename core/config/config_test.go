@@ -1,0 +1,82 @@
+package config
+
+import (
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestDefaultIsTheRepositoryGatewayToml(t *testing.T) {
+	repo, err := os.ReadFile("../../gateway.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(repo) != DefaultTOML {
+		t.Fatal("gateway.toml and core/config/default.toml differ: the documented default must be the embedded one (copy one over the other)")
+	}
+	c := Default("/srv/fg")
+	if c.HTTP.Listen != "127.0.0.1:8080" || c.HTTP.TokenTTL.D() != 15*time.Minute || c.FTP.TLS != "off" || c.DataPath() != "/srv/fg/data" {
+		t.Fatalf("defaults = %+v", c)
+	}
+	if lo, hi, _ := c.FTP.PassiveRange(); lo != 50000 || hi != 50100 {
+		t.Fatalf("passive range %d-%d", lo, hi)
+	}
+}
+
+func TestStrictDecoding(t *testing.T) {
+	for text, want := range map[string]string{
+		"[http]\nlisen = \"x\"\n":               "unknown key http.lisen",
+		"bogus = 1\n":                           "unknown key bogus",
+		"[http]\ntoken_ttl = \"soon\"\n":        "duration",
+		"[http]\nrate_limit = \"many\"\n":       "rate_limit",
+		"[http]\nmax_upload = \"10 parsecs\"\n": "size",
+		"[http\n":                               "line ",
+		"[ftp]\ntls = \"maybe\"\n":              "ftp.tls",
+		"[ftp]\ntls_required = true\n":          "tls_required",
+		"[http]\nlisten = \"8080\"\n":           "http.listen",
+		"[store]\ndriver = \"mysql\"\n":         "store.driver",
+		"[[storage]]\nplugin = \"local\"\n":     "name is required",
+		"[[storage]]\nname = \"a\"\nplugin = \"local\"\n[[storage]]\nname = \"a\"\nplugin = \"local\"\n": "used twice",
+	} {
+		_, err := Parse(text, "gateway.toml")
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: error %v, want one mentioning %q", text, err, want)
+		}
+	}
+}
+
+func TestPluginConfigIsFreeForm(t *testing.T) {
+	c, err := Parse(`
+[[storage]]
+name = "default"
+plugin = "s3"
+config = { bucket = "b", anything = { nested = 1 } }
+[[rules]]
+name = "r"
+plugin = "webhook"
+events = ["file.uploaded"]
+config = { url = "http://x" }
+[http]
+max_upload = "2GiB"
+`, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Storage[0].Config["bucket"] != "b" || c.Rules[0].Config["url"] != "http://x" || c.HTTP.MaxUpload != 2<<30 {
+		t.Fatalf("decoded %+v", c)
+	}
+}
+
+func TestParseSize(t *testing.T) {
+	for in, want := range map[string]int64{"0": 0, "512": 512, "10KiB": 10 << 10, "5 MB": 5e6, "2GiB": 2 << 30, "1TiB": 1 << 40} {
+		if got, err := ParseSize(in); err != nil || got != want {
+			t.Errorf("ParseSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "-1", "1.5GiB", "GiB", "12 furlongs"} {
+		if _, err := ParseSize(bad); err == nil {
+			t.Errorf("ParseSize(%q) accepted", bad)
+		}
+	}
+}
