@@ -14,10 +14,9 @@ import (
 )
 
 var (
-	errShuttingDown = errors.New("server shutting down")
-	errBanned       = errors.New("too many failed logins from this address: try again later")
-	errLogin        = errors.New("login incorrect")
-	errNoTLS        = errors.New("TLS is not enabled on this server")
+	errBanned = errors.New("too many failed logins from this address: try again later")
+	errLogin  = errors.New("login incorrect")
+	errNoTLS  = errors.New("TLS is not enabled on this server")
 )
 
 // mainDriver is the ftpserverlib MainDriver of one Serve call: it owns the sessions.
@@ -26,10 +25,6 @@ type mainDriver struct {
 	ctx      context.Context
 	settings ftpserver.Settings
 	active   sync.WaitGroup // connections (and their transfers) not finished
-
-	mu       sync.Mutex
-	sessions map[uint32]*session
-	closing  bool
 }
 
 // GetSettings returns the server settings.
@@ -49,30 +44,19 @@ func (d *mainDriver) ClientConnected(cc ftpserver.ClientContext) (string, error)
 		d.srv.log.Info("refused a banned address", "protocol", "ftp", "remote", cc.RemoteAddr().String())
 		return errBanned.Error(), errBanned
 	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.closing {
-		return errShuttingDown.Error(), errShuttingDown
-	}
 	ctx, cancel := context.WithCancel(d.ctx)
-	s := &session{d: d, cc: cc, ctx: ctx, cancel: cancel, log: d.srv.log.With("client", cc.ID(), "remote", cc.RemoteAddr().String())}
-	d.sessions[cc.ID()] = s
-	cc.SetExtra(s)
+	cc.SetExtra(&session{d: d, ctx: ctx, cancel: cancel, log: d.srv.log.With("client", cc.ID(), "remote", cc.RemoteAddr().String())})
 	return "Filegate FTP ready", nil
 }
 
 // ClientDisconnected ends the session; it is called for every connection, even one
 // ClientConnected refused.
 func (d *mainDriver) ClientDisconnected(cc ftpserver.ClientContext) {
-	d.mu.Lock()
-	s := d.sessions[cc.ID()]
-	delete(d.sessions, cc.ID())
-	d.mu.Unlock()
-	if s == nil {
-		d.active.Done()
+	if s, ok := cc.Extra().(*session); ok {
+		s.disconnected()
 		return
 	}
-	s.disconnected()
+	d.active.Done()
 }
 
 // AuthUser checks the password and returns the account's filesystem.
@@ -96,27 +80,10 @@ func (d *mainDriver) AuthUser(cc ftpserver.ClientContext, user, pass string) (ft
 	return &clientFS{s: s, fs: fsys}, nil
 }
 
-// shutdown refuses new sessions and closes every connection.
-func (d *mainDriver) shutdown() {
-	d.mu.Lock()
-	d.closing = true
-	sessions := make([]*session, 0, len(d.sessions))
-	for _, s := range d.sessions {
-		sessions = append(sessions, s)
-	}
-	d.mu.Unlock()
-	for _, s := range sessions {
-		if err := s.cc.Close(); err != nil {
-			s.log.Debug("closing an FTP connection", "err", err)
-		}
-	}
-}
-
 // session is one control connection. It counts toward mainDriver.active until the
 // client has gone and its last transfer has closed.
 type session struct {
 	d      *mainDriver
-	cc     ftpserver.ClientContext
 	ctx    context.Context // ends when the client goes or the server stops
 	cancel context.CancelFunc
 	log    *slog.Logger
@@ -131,7 +98,7 @@ func (s *session) acquire() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.gone {
-		return fmt.Errorf("ftp: %w", errShuttingDown)
+		return fmt.Errorf("ftp: %w", errClientGone)
 	}
 	s.open++
 	return nil

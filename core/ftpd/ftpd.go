@@ -16,12 +16,12 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"sync"
 
 	ftpserver "github.com/fclairamb/ftpserverlib"
 
 	"github.com/filegate/filegate/core/accounts"
 	"github.com/filegate/filegate/core/config"
+	"github.com/filegate/filegate/core/internal/conntrack"
 	"github.com/filegate/filegate/core/vfs"
 )
 
@@ -83,8 +83,13 @@ func New(cfg config.FTP, tlsConfig *tls.Config, accts Accounts, log *slog.Logger
 // Serve accepts FTP clients on ln until ctx ends, then closes ln and every client
 // connection, and returns once every session and transfer has finished.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	d := &mainDriver{srv: s, ctx: ctx, sessions: map[uint32]*session{}}
-	var l net.Listener = &countingListener{Listener: ln, active: &d.active}
+	d := &mainDriver{srv: s, ctx: ctx}
+	// Counting connections at Accept, before ftpserverlib starts their goroutines, lets
+	// Serve wait for connections it has not heard of yet; each session's end (and its
+	// last transfer's) marks it done.
+	tracked := conntrack.New(ln)
+	tracked.OnAccept = func() { d.active.Add(1) }
+	var l net.Listener = tracked
 	if s.settings.TLSRequired == ftpserver.ImplicitEncryption {
 		l = tls.NewListener(l, s.tls)
 	}
@@ -93,7 +98,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	ftp := ftpserver.NewFtpServer(d)
 	ftp.Logger = s.log
 	if err := ftp.Listen(); err != nil {
-		ln.Close()
+		tracked.CloseAll()
 		return fmt.Errorf("ftp: %w", err)
 	}
 	served := make(chan error, 1)
@@ -108,27 +113,12 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	case err = <-served:
 		ftp.Stop() // closes the passive listeners
 	}
-	d.shutdown()
+	// Closing the connections (not ClientContext.Close, which races with QUIT in
+	// ftpserverlib) ends each session, which ends its transfers.
+	tracked.CloseAll()
 	d.active.Wait()
 	if err != nil {
 		return fmt.Errorf("ftp: %w", err)
 	}
 	return nil
-}
-
-// countingListener counts every accepted connection in active; the session's end
-// (mainDriver.ClientDisconnected and its last transfer) marks it done. Counting at
-// Accept, before ftpserverlib starts the connection's goroutine, lets Serve wait for
-// connections it has not heard of yet.
-type countingListener struct {
-	net.Listener
-	active *sync.WaitGroup
-}
-
-func (l *countingListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err == nil {
-		l.active.Add(1)
-	}
-	return c, err
 }

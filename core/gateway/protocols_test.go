@@ -116,6 +116,7 @@ func legs(t *testing.T, e *clienttest.Env) []leg {
 // TestCrossProtocol writes a file with each of FTP, FTPS, SFTP and HTTP and reads it
 // back byte for byte with each of the others.
 func TestCrossProtocol(t *testing.T) {
+	t.Parallel()
 	clienttest.Need(t, "curl")
 	e := clienttest.Start(t, func(c *config.Config) { c.FTP.TLS = "explicit" })
 	e.CreateAccount(t, map[string]any{"Username": "matrix"})
@@ -147,6 +148,7 @@ func TestCrossProtocol(t *testing.T) {
 // TestBruteForce bans an address after failed FTP logins on every protocol, while a
 // correct login from another loopback address still works.
 func TestBruteForce(t *testing.T) {
+	t.Parallel()
 	clienttest.Need(t, "curl")
 	e := clienttest.Start(t, func(c *config.Config) { c.Security.BanThreshold = 3 })
 	e.CreateAccount(t, map[string]any{"Username": "victim"})

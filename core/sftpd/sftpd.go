@@ -21,6 +21,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/filegate/filegate/core/accounts"
+	"github.com/filegate/filegate/core/internal/conntrack"
 	"github.com/filegate/filegate/core/vfs"
 )
 
@@ -80,25 +81,14 @@ func LoadHostKeys(paths ...string) ([]ssh.Signer, error) {
 // Serve accepts SSH clients on ln until ctx ends, then closes ln and every
 // connection, and returns once every session has finished.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	conns := &connSet{m: map[net.Conn]struct{}{}}
-	stop := context.AfterFunc(ctx, func() {
-		ln.Close()
-		conns.closeAll()
-	})
+	tracked := conntrack.New(ln)
+	stop := context.AfterFunc(ctx, tracked.CloseAll)
 	var wg sync.WaitGroup
-	err := s.accept(ctx, ln, func(nc net.Conn) {
-		if !conns.add(nc) {
-			nc.Close()
-			return
-		}
-		wg.Go(func() {
-			defer conns.remove(nc)
-			s.serveConn(ctx, nc)
-		})
+	err := s.accept(ctx, tracked, func(nc net.Conn) {
+		wg.Go(func() { s.serveConn(ctx, nc) })
 	})
 	stop()
-	ln.Close()
-	conns.closeAll()
+	tracked.CloseAll()
 	wg.Wait()
 	return err
 }
@@ -127,39 +117,6 @@ func (s *Server) accept(ctx context.Context, ln net.Listener, handle func(net.Co
 			return nil
 		case <-time.After(delay):
 		}
-	}
-}
-
-// connSet is the open connections, closed together at shutdown.
-type connSet struct {
-	mu     sync.Mutex
-	m      map[net.Conn]struct{}
-	closed bool
-}
-
-// add records nc; it fails after closeAll.
-func (c *connSet) add(nc net.Conn) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.closed {
-		return false
-	}
-	c.m[nc] = struct{}{}
-	return true
-}
-
-func (c *connSet) remove(nc net.Conn) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	delete(c.m, nc)
-}
-
-func (c *connSet) closeAll() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.closed = true
-	for nc := range c.m {
-		nc.Close()
 	}
 }
 

@@ -79,6 +79,9 @@ func (f *FTP) ReadReply(want int) (string, error) {
 // Close closes the control connection.
 func (f *FTP) Close() error { return f.c.Close() }
 
+// Reset aborts the control connection with a TCP reset.
+func (f *FTP) Reset() error { return Reset(f.c) }
+
 // Reset aborts a connection with a TCP reset, as a crashed client's would end.
 func Reset(c net.Conn) error {
 	if tc, ok := c.(*net.TCPConn); ok {
