@@ -421,8 +421,12 @@ func TestScopesAndPathPrefixConfineStorage(t *testing.T) {
 	if string(got) != "q1" {
 		t.Fatalf("confined download = %q", got)
 	}
-	if s := e.Do("GET", "/api/download/single?path=/private.txt", tok, nil, nil); s != 404 {
+	var nf apiErr
+	if s := e.Do("GET", "/api/download/single?path=/private.txt", tok, nil, &nf); s != 404 {
 		t.Fatalf("a file outside the prefix: %d, want 404", s)
+	}
+	if strings.Contains(nf.Error, "reports") || !strings.Contains(nf.Error, "/private.txt") {
+		t.Fatalf("error %q: want the client's own path, never the prefix", nf.Error)
 	}
 	var er apiErr
 	for path, scope := range map[string]string{"/api/mkdir": "file.create", "/api/delete": "file.delete", "/api/move": "file.rename", "/api/upload": "file.create"} {

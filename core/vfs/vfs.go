@@ -114,6 +114,7 @@ func (f *FS) Resolve(p string) (backendPath, tenantPath string, err error) {
 type target struct {
 	backend string // path in the backend
 	tenant  string // path in events
+	client  string // the clean client path, the only one errors show
 	isRoot  bool   // the chroot itself
 }
 
@@ -126,7 +127,8 @@ func (f *FS) resolve(op, p string, allowed bool, right string) (target, error) {
 	if err != nil {
 		return target{}, &PathError{Op: op, Path: p, Err: err}
 	}
-	return target{backend: bp, tenant: tp, isRoot: tp == f.chroot}, nil
+	client, _ := CleanPath(p) // cannot fail: Resolve accepted p
+	return target{backend: bp, tenant: tp, client: client, isRoot: tp == f.chroot}, nil
 }
 
 // Stat describes p. It needs the Read or List right; with only Write it describes
@@ -349,20 +351,20 @@ func (f *FS) record(ctx context.Context, ev hostapi.Event) error {
 
 // fail wraps err, returned by the backend for operation op on t.
 func (t target) fail(op string, err error) error {
-	return &PathError{Op: op, Path: t.tenant, Err: storageError{err}}
+	return &PathError{Op: op, Path: t.client, Err: storageError{err}}
 }
 
 // deny wraps err, made by vfs itself, refusing operation op on t.
 func (t target) deny(op string, err error) error {
-	return &PathError{Op: op, Path: t.tenant, Err: err}
+	return &PathError{Op: op, Path: t.client, Err: err}
 }
 
-// PathError is the error of an FS method on a path. Its message names the tenant path
-// and the kind of failure, never the backend's own message (which names backend
-// paths); Unwrap returns the full cause, for errors.Is and for logs.
+// PathError is the error of an FS method on a path. Its message names the client's
+// own path and the kind of failure, never the chroot or the backend's own message
+// (which names backend paths); Unwrap returns the full cause, for errors.Is and logs.
 type PathError struct {
 	Op   string // stat, list, open, create, mkdir, rename, remove, chtimes
-	Path string // the tenant path, or the client path when it could not be resolved
+	Path string // the path as the client sees it (relative to its chroot)
 	Err  error
 }
 
