@@ -78,7 +78,7 @@ func Prepare(ctx context.Context, cfg *config.Config) (InitResult, error) {
 	if err := os.MkdirAll(data, 0o700); err != nil {
 		return InitResult{}, fmt.Errorf("init: %w", err)
 	}
-	if err := ensureHostKeys(data); err != nil {
+	if err := EnsureHostKeys(data); err != nil {
 		return InitResult{}, err
 	}
 	if err := ensureTLSCert(data); err != nil {
@@ -124,7 +124,8 @@ func OpenStore(ctx context.Context, cfg *config.Config) (*store.Store, error) {
 	return store.Open(ctx, cfg.Store.Driver, dsn)
 }
 
-func ensureHostKeys(dir string) error {
+// EnsureHostKeys writes the SSH host keys (Ed25519 and RSA) into dir unless they exist.
+func EnsureHostKeys(dir string) error {
 	if err := writeKeyOnce(filepath.Join(dir, HostKeyEd25519), func() (any, error) {
 		_, k, err := ed25519.GenerateKey(rand.Reader)
 		return k, err

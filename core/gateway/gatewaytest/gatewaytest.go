@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -41,6 +42,7 @@ func Start(t testing.TB, text string, adjust func(*config.Config)) *Env {
 	if err := os.WriteFile(filepath.Join(dir, "gateway.toml"), []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	seedHostKeys(t, dir, text)
 	cfg, res, err := gateway.Init(context.Background(), dir)
 	if err != nil {
 		t.Fatalf("init: %v", err)
@@ -51,6 +53,43 @@ func Start(t testing.TB, text string, adjust func(*config.Config)) *Env {
 		adjust(cfg)
 	}
 	return run(t, dir, cfg, res)
+}
+
+var (
+	hostKeysOnce sync.Once
+	hostKeysDir  string
+	hostKeysErr  error
+)
+
+// seedHostKeys copies SSH host keys made once per test binary into the data directory,
+// so that each test does not pay for a 3072-bit RSA key (init keeps existing keys).
+func seedHostKeys(t testing.TB, dir, text string) {
+	t.Helper()
+	hostKeysOnce.Do(func() {
+		if hostKeysDir, hostKeysErr = os.MkdirTemp("", "filegate-hostkeys"); hostKeysErr == nil {
+			hostKeysErr = gateway.EnsureHostKeys(hostKeysDir)
+		}
+	})
+	if hostKeysErr != nil {
+		t.Fatalf("host keys: %v", hostKeysErr)
+	}
+	cfg, err := config.Parse(text, filepath.Join(dir, "gateway.toml"))
+	if err != nil {
+		return // Init reports it
+	}
+	data := cfg.DataPath()
+	if err := os.MkdirAll(data, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{gateway.HostKeyEd25519, gateway.HostKeyRSA} {
+		b, err := os.ReadFile(filepath.Join(hostKeysDir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(data, name), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 func run(t testing.TB, dir string, cfg *config.Config, res gateway.InitResult) *Env {
