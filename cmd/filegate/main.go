@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -24,6 +25,7 @@ import (
 
 	"github.com/filegate/filegate/core/accounts"
 	"github.com/filegate/filegate/core/config"
+	"github.com/filegate/filegate/core/console"
 	"github.com/filegate/filegate/core/gateway"
 	"github.com/filegate/filegate/core/store"
 	hostapi "github.com/filegate/filegate/hostapi/v1"
@@ -39,12 +41,16 @@ commands:
   init --dir DIR [--json]        create DIR/gateway.toml (an existing one is kept), the data
                                  directory, host keys, TLS certificate, store, one tenant and
                                  an admin REST API account; print its keys
-  serve [--config FILE]          run the gateway (default ./gateway.toml; initialises ./ on
-                                 first start and prints the admin keys once)
+  serve [--config FILE] [--pprof ADDR]
+                                 run the gateway (default ./gateway.toml; initialises ./ on
+                                 first start and prints the admin keys once); --pprof serves
+                                 Go's profiler on ADDR (keep it on loopback)
   keys create --scopes a,b [--expires 720h] [--path-prefix /x] [--description text]
   keys list
   keys revoke ACCESSKEY          REST API accounts (each takes --config FILE)
   reindex [--config FILE]        rebuild the metadata tree (/api/list/tree) from storage
+  console-link [--config FILE] [--valid 10m] [--session 8h] [--scopes a,b] [--path-prefix /x]
+               [--base-url URL]  print a one-time login link for the web console
   version                        print the version
 `
 
@@ -77,6 +83,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdKeys(ctx, rest, stdout)
 	case "reindex":
 		return cmdReindex(ctx, rest, stdout, stderr)
+	case "console-link":
+		return cmdConsoleLink(ctx, rest, stdout)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "filegate", versionString(), "host API", hostapi.Version)
 		return nil
@@ -166,6 +174,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs := newFlags("serve")
 	cfgPath := fs.String("config", "", "configuration file (default ./gateway.toml)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	pprofAddr := fs.String("pprof", "", "serve Go's profiler (net/http/pprof) on this address, e.g. 127.0.0.1:6060")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -191,6 +200,13 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if *pprofAddr != "" {
+		stopProfiler, err := serveProfiler(*pprofAddr, log)
+		if err != nil {
+			return err
+		}
+		defer stopProfiler()
+	}
 	g, err := gateway.Open(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -305,4 +321,75 @@ func cmdReindex(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	fmt.Fprintf(stdout, "reindexed %d tenant(s): %d files (%d hashed), %d folders\n", st.Tenants, st.Files, st.Hashed, st.Dirs)
 	return nil
+}
+
+// cmdConsoleLink prints a one-time login link for the web console. The link carries a
+// random code in its fragment; the store keeps only its hash. Opening the link within
+// --valid redeems the code once for a new REST API account that lives --session.
+func cmdConsoleLink(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := newFlags("console-link")
+	cfgPath := fs.String("config", "", "configuration file (default ./gateway.toml)")
+	valid := fs.Duration("valid", 10*time.Minute, "how long the link can be used (once)")
+	session := fs.Duration("session", 8*time.Hour, "lifetime of the console session it opens")
+	scopes := fs.String("scopes", "", "comma-separated scopes of the session (default: every scope)")
+	prefix := fs.String("path-prefix", "", "confine the session to this folder")
+	baseURL := fs.String("base-url", "", "address of the console as the browser reaches it (default: from [http] listen)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *valid <= 0 || *session <= 0 {
+		return usageError{"console-link: --valid and --session must be positive"}
+	}
+	cfg, err := loadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	base := *baseURL
+	if base == "" {
+		if base, err = consoleBaseURL(cfg); err != nil {
+			return err
+		}
+	}
+	st, err := gateway.OpenStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	tenants, err := st.Tenants(ctx)
+	if err != nil {
+		return err
+	}
+	if len(tenants) == 0 {
+		return fmt.Errorf("console-link: the store at %s has no tenant: run `filegate init` first", cfg.DataPath())
+	}
+	o := console.LinkOptions{PathPrefix: *prefix, Valid: *valid, Session: *session}
+	if *scopes != "" {
+		o.Scopes = []string{*scopes}
+	}
+	code, err := console.CreateLink(ctx, st, tenants[0].ID, o)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "Open this link within %s; it works once and signs you in for %s:\n  %s\n", *valid, *session, console.LinkURL(base, code))
+	return nil
+}
+
+// consoleBaseURL is the console's address from [http] listen: an unspecified host
+// (0.0.0.0, ::, empty) becomes 127.0.0.1.
+func consoleBaseURL(cfg *config.Config) (string, error) {
+	if cfg.HTTP.Listen == "off" {
+		return "", fmt.Errorf("console-link: [http] listen is \"off\", so there is no console: pass --base-url if it is served elsewhere")
+	}
+	host, port, err := net.SplitHostPort(cfg.HTTP.Listen)
+	if err != nil {
+		return "", fmt.Errorf("console-link: [http] listen %q: %w", cfg.HTTP.Listen, err)
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	scheme := "http"
+	if cfg.HTTP.TLS {
+		scheme = "https"
+	}
+	return scheme + "://" + net.JoinHostPort(host, port), nil
 }

@@ -9,6 +9,7 @@ import (
 	ftpserver "github.com/fclairamb/ftpserverlib"
 	"github.com/spf13/afero"
 
+	"github.com/filegate/filegate/core/internal/iobuf"
 	"github.com/filegate/filegate/core/internal/xfer"
 	"github.com/filegate/filegate/core/vfs"
 	hostapi "github.com/filegate/filegate/hostapi/v1"
@@ -184,6 +185,11 @@ type download struct {
 // Write is refused: a download is read.
 func (*download) Write([]byte) (int, error) { return 0, errDirection }
 
+// WriteTo sends the file to the data connection in large chunks (io.Copy prefers it).
+func (d *download) WriteTo(w io.Writer) (int64, error) {
+	return iobuf.Copy(w, d.Download)
+}
+
 // Close ends the download and its transfer.
 func (d *download) Close() error {
 	defer d.s.release()
@@ -199,6 +205,11 @@ type upload struct {
 
 // Read is refused: an upload is written.
 func (*upload) Read([]byte) (int, error) { return 0, errDirection }
+
+// ReadFrom takes the data connection's bytes in large chunks (io.Copy prefers it).
+func (u *upload) ReadFrom(r io.Reader) (int64, error) {
+	return iobuf.Copy(u.Upload, r)
+}
 
 // Seek accepts only the offset the upload started at (ftpserverlib seeks after REST).
 func (u *upload) Seek(offset int64, whence int) (int64, error) {

@@ -53,6 +53,7 @@ func (a *API) routes() {
 	if a.opt.Files != nil {
 		a.fileRoutes()
 	}
+	a.consoleRoutes()
 }
 
 type authRequest struct {

@@ -52,6 +52,19 @@ func (r *router) add(rt *route) {
 	}
 }
 
+// isAPIPath reports whether path's first segment is the first segment of some route
+// (/api/..., /ftpaccounts/..., /events): such paths are the API's even when no route
+// matches them.
+func (r *router) isAPIPath(path string) bool {
+	first, _, _ := strings.Cut(strings.TrimPrefix(path, "/"), "/")
+	for _, rt := range r.routes {
+		if rt.segs[0] == first {
+			return true
+		}
+	}
+	return false
+}
+
 // match finds the route for method and path. pathFound reports whether some route has
 // this path under another method (405 rather than 404).
 func (r *router) match(method, path string) (rt *route, params map[string]string, pathFound bool) {

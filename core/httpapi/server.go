@@ -33,6 +33,12 @@ type Options struct {
 	Guard Guard
 	// Files serves the Storage API; nil leaves it out.
 	Files Files
+	// Fallback, when set, answers GET and HEAD requests that match no route and whose
+	// first path segment is not one of the API's (the web console at /). Other
+	// unmatched requests get the JSON 404.
+	Fallback fasthttp.RequestHandler
+	// Status, when set, describes the running node for GET /overview.
+	Status func(ctx context.Context) Status
 }
 
 // Guard is the brute-force protection shared by every protocol.
@@ -104,6 +110,9 @@ func (a *API) Handler(ctx *fasthttp.RequestCtx) {
 		a.serve(ctx, rt, params)
 	case pathFound:
 		writeError(ctx, fasthttp.StatusMethodNotAllowed, "method "+method+" is not allowed on "+path)
+	case a.opt.Fallback != nil && (method == "GET" || method == "HEAD") && !a.router.isAPIPath(path):
+		label = "fallback"
+		a.opt.Fallback(ctx)
 	default:
 		writeError(ctx, fasthttp.StatusNotFound, "no such endpoint: "+method+" "+path)
 	}

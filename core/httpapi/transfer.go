@@ -17,16 +17,13 @@ import (
 	"path"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
+	"github.com/filegate/filegate/core/internal/iobuf"
 	"github.com/filegate/filegate/core/vfs"
 	hostapi "github.com/filegate/filegate/hostapi/v1"
 	"github.com/valyala/fasthttp"
 )
-
-// copyBufSize is the buffer for streaming request and response bodies.
-const copyBufSize = 256 << 10
 
 // uploadMeta is the optional "meta" form field of an upload, as in the reference:
 // {"files":[{"field":"f1","path":"customers/2026/"}], "overwrite": false}.
@@ -71,7 +68,7 @@ func (a *API) upload(c *call) (err error) {
 	if err != nil {
 		return err
 	}
-	u := &uploadBatch{api: a, c: c, fs: fsys, defaultDir: queryPath(c.ctx), targets: map[string]bool{}, buf: make([]byte, copyBufSize)}
+	u := &uploadBatch{api: a, c: c, fs: fsys, defaultDir: queryPath(c.ctx), targets: map[string]bool{}}
 	defer func() {
 		if err != nil {
 			u.abort()
@@ -143,7 +140,6 @@ type uploadBatch struct {
 	targets    map[string]bool
 	pending    []pendingUpload
 	spooled    []spooledPart
-	buf        []byte
 }
 
 // spooledPart is a file part that came before meta, kept in a temporary file.
@@ -170,7 +166,7 @@ func (u *uploadBatch) store(field, filename string, r io.Reader) error {
 		return err
 	}
 	u.pending = append(u.pending, pendingUpload{field: field, path: target, w: w})
-	return u.api.copyPart(w, r, u.buf)
+	return u.api.copyPart(w, r)
 }
 
 // spool keeps a file part in a temporary file until meta says where it goes.
@@ -183,7 +179,7 @@ func (u *uploadBatch) spool(field, filename string, r io.Reader) error {
 		return fmt.Errorf("upload: spool: %w", err)
 	}
 	u.spooled = append(u.spooled, spooledPart{field: field, filename: filename, f: f})
-	return u.api.copyPart(f, r, u.buf)
+	return u.api.copyPart(f, r)
 }
 
 func (u *uploadBatch) abort() {
@@ -201,13 +197,13 @@ func (u *uploadBatch) dropSpool() {
 }
 
 // copyPart streams one file part into its upload, enforcing the size limit.
-func (a *API) copyPart(w io.Writer, part io.Reader, buf []byte) error {
+func (a *API) copyPart(w io.Writer, part io.Reader) error {
 	max := a.opt.MaxUpload
 	src := part
 	if max > 0 {
 		src = io.LimitReader(part, max+1)
 	}
-	n, err := io.CopyBuffer(w, src, buf)
+	n, err := iobuf.Copy(w, src)
 	if err != nil {
 		return errorf(fasthttp.StatusBadRequest, "upload interrupted after %d bytes: %v", n, err)
 	}
@@ -374,33 +370,11 @@ func (r *rangeReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// WriteTo copies the range with a large buffer: fasthttp's own copy uses 4 KiB, which
+// WriteTo copies the range in large chunks: fasthttp's own copy uses 4 KiB, which
 // costs a write system call per 4 KiB.
 func (r *rangeReader) WriteTo(w io.Writer) (int64, error) {
-	buf := copyBufs.Get().(*[]byte)
-	defer copyBufs.Put(buf)
-	var n int64
-	for r.left > 0 {
-		m, err := r.Read(*buf)
-		if m > 0 {
-			wm, werr := w.Write((*buf)[:m])
-			n += int64(wm)
-			if werr != nil {
-				return n, werr
-			}
-		}
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return n, err
-		}
-	}
-	return n, nil
+	return iobuf.Copy(w, struct{ io.Reader }{r})
 }
-
-// copyBufs pools the buffers of streamed bodies.
-var copyBufs = sync.Pool{New: func() any { b := make([]byte, copyBufSize); return &b }}
 
 // Close closes the file. When the range reached the end of the file, one more read
 // lets the file see its own end first, so a complete download is recorded with its
@@ -540,7 +514,7 @@ func (a *API) downloadMulti(c *call) error {
 	c.ctx.SetBodyStreamWriter(func(bw *bufio.Writer) {
 		zw := zip.NewWriter(bw)
 		zw.RegisterCompressor(zip.Deflate, func(w io.Writer) (io.WriteCloser, error) { return flate.NewWriter(w, flate.BestSpeed) })
-		z := &zipper{fs: fsys, zw: zw, buf: make([]byte, copyBufSize), seen: map[string]bool{}}
+		z := &zipper{fs: fsys, zw: zw, seen: map[string]bool{}}
 		for _, p := range d.Paths {
 			if err := z.add(ctx, p, path.Base(p)); err != nil {
 				// The status is sent; ending the stream without the central directory
@@ -560,7 +534,6 @@ func (a *API) downloadMulti(c *call) error {
 type zipper struct {
 	fs   *vfs.FS
 	zw   *zip.Writer
-	buf  []byte
 	seen map[string]bool
 }
 
@@ -584,7 +557,7 @@ func (z *zipper) add(ctx context.Context, p, name string) error {
 	if err != nil {
 		return err
 	}
-	_, err = io.CopyBuffer(w, rc, z.buf)
+	_, err = iobuf.Copy(w, rc)
 	return errors.Join(err, rc.Close())
 }
 

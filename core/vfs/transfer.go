@@ -187,13 +187,41 @@ func (w *Writer) Write(p []byte) (int, error) {
 	if w.done {
 		return 0, w.t.deny("write", fs.ErrClosed)
 	}
-	n, err := w.up.Write(p)
-	w.wrote(p[:n], w.pos)
+	n, err := w.writeHashing(p, w.pos, w.up.Write)
 	w.pos += int64(n)
 	if err != nil {
 		return n, w.t.fail("write", err)
 	}
 	return n, nil
+}
+
+// parallelHashMin is the smallest write hashed while the storage writes it. Below it a
+// goroutine costs more than it saves.
+const parallelHashMin = 64 << 10
+
+// writeHashing writes p at off with write and feeds the hash; w.mu is held. A large
+// write that continues the hashed prefix is hashed at the same time as the storage
+// writes it: the two cost about the same and the box has cores for both.
+func (w *Writer) writeHashing(p []byte, off int64, write func([]byte) (int, error)) (int, error) {
+	if len(p) < parallelHashMin || off != w.hashed || w.unordered || len(w.pending) > 0 {
+		n, err := write(p)
+		w.wrote(p[:n], off)
+		return n, err
+	}
+	hashed := make(chan struct{})
+	go func() {
+		defer close(hashed)
+		w.hash.Write(p)
+	}()
+	n, err := write(p)
+	<-hashed
+	w.size = max(w.size, off+int64(n))
+	if n == len(p) {
+		w.hashed += int64(n)
+	} else {
+		w.giveUp(true) // the hash took bytes the storage did not: hash again at Commit
+	}
+	return n, err
 }
 
 // WriteAt writes p at offset off. It fails with an error wrapping errors.ErrUnsupported
@@ -209,8 +237,7 @@ func (w *Writer) WriteAt(p []byte, off int64) (int, error) {
 	case off < 0:
 		return 0, w.t.deny("write", fmt.Errorf("negative offset %d: %w", off, hostapi.ErrInvalid))
 	}
-	n, err := w.at.WriteAt(p, off)
-	w.wrote(p[:n], off)
+	n, err := w.writeHashing(p, off, func(b []byte) (int, error) { return w.at.WriteAt(b, off) })
 	if err != nil {
 		return n, w.t.fail("write", err)
 	}
