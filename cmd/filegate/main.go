@@ -3,6 +3,7 @@
 //	filegate init --dir DIR [--json]     prepare a directory (config, keys, store, admin key)
 //	filegate serve [--config FILE]       run every front end
 //	filegate keys create|list|revoke     manage REST API accounts
+//	filegate console-link                print a one-time login link for the web console
 //	filegate version                     print the version
 package main
 
@@ -49,6 +50,8 @@ commands:
   keys list
   keys revoke ACCESSKEY          REST API accounts (each takes --config FILE)
   reindex [--config FILE]        rebuild the metadata tree (/api/list/tree) from storage
+  migrate [--config FILE]        apply pending store migrations (serve does it too; nodes
+                                 sharing PostgreSQL take turns)
   console-link [--config FILE] [--valid 10m] [--session 8h] [--scopes a,b] [--path-prefix /x]
                [--base-url URL]  print a one-time login link for the web console
   version                        print the version
@@ -83,6 +86,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdKeys(ctx, rest, stdout)
 	case "reindex":
 		return cmdReindex(ctx, rest, stdout, stderr)
+	case "migrate":
+		return cmdMigrate(ctx, rest, stdout)
 	case "console-link":
 		return cmdConsoleLink(ctx, rest, stdout)
 	case "version", "--version", "-v":
@@ -392,4 +397,27 @@ func consoleBaseURL(cfg *config.Config) (string, error) {
 		scheme = "https"
 	}
 	return scheme + "://" + net.JoinHostPort(host, port), nil
+}
+
+func cmdMigrate(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := newFlags("migrate")
+	cfgPath := fs.String("config", "", "configuration file (default ./gateway.toml)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	st, err := gateway.OpenStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	v, err := st.Migrate(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "the %s store is at schema version %d\n", cfg.Store.Driver, v)
+	return nil
 }

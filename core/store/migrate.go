@@ -4,10 +4,12 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 )
 
 // migrations are applied in order, each once; never edit one that has shipped, append.
-// They use portable SQL; {{id}}, {{blob}} and {{clustered}} are rewritten by the Dialect.
+// They use portable SQL; {{id}}, {{blob}}, {{clustered}} and {{path}} are rewritten by
+// the Dialect. Statements are separated by ";" at the end of a line.
 var migrations = []string{
 	// 1: the foundation.
 	`CREATE TABLE tenants (
@@ -67,7 +69,7 @@ var migrations = []string{
 	CREATE INDEX events_tenant_type ON events(tenant_id, type, id);
 	CREATE TABLE tree (
 		tenant_id BIGINT NOT NULL,
-		path TEXT NOT NULL,
+		path {{path}} NOT NULL,
 		type TEXT NOT NULL,
 		size BIGINT NOT NULL,
 		modified BIGINT NOT NULL,
@@ -83,31 +85,86 @@ var migrations = []string{
 		paths TEXT NOT NULL,
 		expires_at BIGINT NOT NULL
 	);`,
+	// 2: one-time web console login links (filegate console-link); only a hash of the
+	// code is kept, and redeeming deletes the row.
+	`CREATE TABLE console_links (
+		code_hash TEXT PRIMARY KEY,
+		tenant_id BIGINT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+		scopes TEXT NOT NULL,
+		path_prefix TEXT NOT NULL,
+		session_ms BIGINT NOT NULL,
+		expires_at BIGINT NOT NULL,
+		created_at BIGINT NOT NULL
+	);`,
 }
 
-// migrate applies the migrations the database has not seen yet, each in a transaction.
+// migrate applies the migrations the database has not seen yet, each in a transaction,
+// holding the dialect's migration lock so that nodes starting together do not race.
 func (s *Store) migrate(ctx context.Context) error {
-	if _, err := s.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)`); err != nil {
+	conn, err := s.w.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("store: migrate: %w", err)
+	}
+	defer conn.Close()
+	unlock, err := s.d.LockMigrations(ctx, conn)
+	if err != nil {
+		return fmt.Errorf("store: migrate: lock: %w", err)
+	}
+	defer unlock()
+	if _, err := conn.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)`); err != nil {
 		return fmt.Errorf("store: migrate: %w", err)
 	}
 	var have int
-	if err := s.w.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&have); err != nil {
+	if err := conn.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&have); err != nil {
 		return fmt.Errorf("store: migrate: %w", err)
 	}
 	if have > len(migrations) {
 		return fmt.Errorf("store: the database is at schema version %d but this filegate knows only %d: upgrade filegate", have, len(migrations))
 	}
 	for v := have + 1; v <= len(migrations); v++ {
-		err := s.inTx(ctx, func(tx *sql.Tx) error {
-			if _, err := tx.ExecContext(ctx, s.d.DDL(migrations[v-1])); err != nil {
-				return err
-			}
-			_, err := tx.ExecContext(ctx, s.d.Rebind(`INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`), v, ms(now()))
-			return err
-		})
-		if err != nil {
+		if err := s.applyMigration(ctx, conn, v); err != nil {
 			return fmt.Errorf("store: migration %d: %w", v, err)
 		}
 	}
 	return nil
+}
+
+func (s *Store) applyMigration(ctx context.Context, conn *sql.Conn, v int) error {
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	// Another process may have applied it since we looked (SQLite has no lock to hold
+	// across processes; within this transaction the database is ours).
+	var have int
+	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&have); err != nil {
+		return err
+	}
+	if have >= v {
+		return nil
+	}
+	for _, stmt := range strings.Split(s.d.DDL(migrations[v-1]), ";\n") {
+		if strings.TrimSpace(stmt) == "" {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, stmt); err != nil {
+			return fmt.Errorf("%w\n%s", err, strings.TrimSpace(stmt))
+		}
+	}
+	if _, err := tx.ExecContext(ctx, s.d.Rebind(`INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`), v, ms(now())); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// Migrate applies pending migrations explicitly (filegate migrate); Open does it too.
+// It returns the schema version the database is at.
+func (s *Store) Migrate(ctx context.Context) (int, error) {
+	if err := s.migrate(ctx); err != nil {
+		return 0, err
+	}
+	var v int
+	err := s.w.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&v)
+	return v, err
 }

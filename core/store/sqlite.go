@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"database/sql"
 	"errors"
 	"net/url"
@@ -28,7 +29,10 @@ func (sqliteDialect) Open(dsn string) (w, r *sql.DB, err error) {
 		sep = "&"
 	}
 	full := "file:" + dsn + sep + pragmas.Encode()
-	if w, err = sql.Open("sqlite", full); err != nil {
+	// Write transactions take the write lock when they begin (BEGIN IMMEDIATE), so
+	// two writers, in this process or another, queue on busy_timeout instead of
+	// failing when the second tries to upgrade a read lock.
+	if w, err = sql.Open("sqlite", full+"&_txlock=immediate"); err != nil {
 		return nil, nil, err
 	}
 	w.SetMaxOpenConns(1)
@@ -46,7 +50,7 @@ func (sqliteDialect) Rebind(q string) string { return q }
 func (sqliteDialect) DDL(stmt string) string {
 	// {{clustered}}: tables keyed by their primary key store rows in key order, so a
 	// range scan reads no second b-tree.
-	return strings.NewReplacer("{{id}}", "INTEGER PRIMARY KEY AUTOINCREMENT", "{{blob}}", "BLOB", "{{clustered}}", "WITHOUT ROWID").Replace(stmt)
+	return strings.NewReplacer("{{id}}", "INTEGER PRIMARY KEY AUTOINCREMENT", "{{blob}}", "BLOB", "{{clustered}}", "WITHOUT ROWID", "{{path}}", "TEXT").Replace(stmt)
 }
 
 func (sqliteDialect) IsDuplicate(err error) bool {
@@ -55,4 +59,9 @@ func (sqliteDialect) IsDuplicate(err error) bool {
 		return se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
 	}
 	return false
+}
+
+// LockMigrations needs no lock: SQLite has one writer connection.
+func (sqliteDialect) LockMigrations(ctx context.Context, conn *sql.Conn) (func(), error) {
+	return func() {}, nil
 }

@@ -38,17 +38,22 @@ type Dialect interface {
 	DDL(stmt string) string
 	// IsDuplicate reports whether err is a unique-constraint violation.
 	IsDuplicate(err error) bool
+	// LockMigrations keeps other nodes from migrating until unlock is called.
+	LockMigrations(ctx context.Context, conn *sql.Conn) (unlock func(), err error)
 }
 
-// Open opens the database selected by driver ("sqlite") and applies every pending
+// Open opens the database selected by driver ("sqlite": dsn is a file path;
+// "postgres": dsn is a libpq URL or key=value string) and applies every pending
 // migration.
 func Open(ctx context.Context, driver, dsn string) (*Store, error) {
 	var d Dialect
 	switch driver {
 	case "sqlite", "":
 		d = sqliteDialect{}
+	case "postgres":
+		d = postgresDialect{}
 	default:
-		return nil, fmt.Errorf("store: driver %q is not available in this build (want \"sqlite\")", driver)
+		return nil, fmt.Errorf("store: unknown driver %q (want \"sqlite\" or \"postgres\")", driver)
 	}
 	w, r, err := d.Open(dsn)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/filegate/filegate/core/config"
 	"github.com/filegate/filegate/core/gateway"
+	"github.com/filegate/filegate/core/store/storetest"
 )
 
 // Env is a running gateway.
@@ -39,6 +41,10 @@ type Env struct {
 func Start(t testing.TB, text string, adjust func(*config.Config)) *Env {
 	t.Helper()
 	dir := t.TempDir()
+	if d := storetest.Default(); d != "sqlite" && !strings.Contains(text, "[store]") {
+		// One switch (FILEGATE_TEST_STORE=postgres) runs every gateway test on PostgreSQL.
+		text += fmt.Sprintf("\n[store]\ndriver = %q\ndsn = %q\n", d, storetest.DSN(t, d))
+	}
 	if err := os.WriteFile(filepath.Join(dir, "gateway.toml"), []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
