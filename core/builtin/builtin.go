@@ -8,14 +8,18 @@ import (
 	"strings"
 
 	hostapi "github.com/filegate/filegate/hostapi/v1"
+	"github.com/filegate/filegate/plugins/storage/azureblob"
 	"github.com/filegate/filegate/plugins/storage/local"
 	"github.com/filegate/filegate/plugins/storage/memory"
+	"github.com/filegate/filegate/plugins/storage/s3"
 )
 
 // storages are the built-in storage plugins by name.
 var storages = map[string]hostapi.Opener{
-	"local":  local.Open,
-	"memory": memory.Open,
+	"local":     local.Open,
+	"memory":    memory.Open,
+	"s3":        s3.Open,
+	"azureblob": azureblob.Open,
 }
 
 // OpenStorage opens the built-in storage plugin name with its config table.

@@ -82,6 +82,16 @@ func (p *Pager[T]) Add(name string, isDir bool, v T) {
 	heap.Fix(&p.kept, 0)
 }
 
+// Last returns the largest name kept so far, and whether the page is full (more
+// entries than the limit are kept), so that only names below it can still make the
+// page. Backends that list in an order close to name order use it to stop early.
+func (p *Pager[T]) Last() (name string, full bool) {
+	if len(p.kept) == 0 {
+		return "", false
+	}
+	return p.kept[0].Name, len(p.kept) > p.limit
+}
+
 // Page returns the selected entries sorted by name, and the cursor of the next page
 // ("" when there is none).
 func (p *Pager[T]) Page() (entries []Entry[T], next string) {

@@ -1,0 +1,188 @@
+package azureblob_test
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
+
+	"github.com/filegate/filegate/conformance/storagetest"
+	"github.com/filegate/filegate/core/gateway/gatewaytest"
+	hostapi "github.com/filegate/filegate/hostapi/v1"
+	"github.com/filegate/filegate/plugins/storage/azureblob"
+	"github.com/filegate/filegate/plugins/storage/internal/objstore/objstoretest"
+)
+
+// Azurite's well-known development account.
+const (
+	account       = "devstoreaccount1"
+	accountKey    = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+	containerName = "filegate"
+)
+
+// azurite is a running Azurite blob service with the test container.
+type azurite struct {
+	endpoint string // http://127.0.0.1:PORT/devstoreaccount1
+}
+
+// start runs the azurite-blob that .ci/azurite.sh installs (or $FILEGATE_AZURITE), or
+// skips the test.
+func start(t testing.TB) *azurite {
+	t.Helper()
+	srv := objstoretest.StartServer(t, "FILEGATE_AZURITE", ".ci/cache/node/node_modules/.bin/azurite-blob", ".ci/azurite.sh",
+		func(port int, dir string) []string {
+			return []string{"--blobHost", "127.0.0.1", "--blobPort", fmt.Sprint(port), "--location", dir, "--skipApiVersionCheck", "--silent"}
+		})
+	az := &azurite{endpoint: "http://" + srv.Addr + "/" + account}
+	client, err := container.NewClientFromConnectionString(az.connectionString(), containerName, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.Create(t.Context(), nil); err != nil {
+		t.Fatalf("create container: %v", err)
+	}
+	return az
+}
+
+func (az *azurite) connectionString() string {
+	return fmt.Sprintf("DefaultEndpointsProtocol=http;AccountName=%s;AccountKey=%s;BlobEndpoint=%s;", account, accountKey, az.endpoint)
+}
+
+// config returns the plugin's config table for a storage under prefix, with the
+// account key.
+func (az *azurite) config(prefix string) map[string]any {
+	return map[string]any{
+		"container": containerName, "prefix": prefix,
+		"account": account, "key": accountKey, "endpoint": az.endpoint,
+		"block_size": int64(1 << 20), "concurrency": int64(2),
+	}
+}
+
+func (az *azurite) open(t testing.TB, prefix string) hostapi.Storage {
+	t.Helper()
+	st, err := azureblob.Open(az.config(prefix))
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	return st
+}
+
+var prefixes atomic.Int64
+
+func TestConformanceAzurite(t *testing.T) {
+	az := start(t)
+	storagetest.Run(t, func(t *testing.T) hostapi.Storage {
+		return az.open(t, fmt.Sprintf("conformance/%d", prefixes.Add(1)))
+	})
+}
+
+// TestBlocks writes files around the block size and reads them back whole and from
+// offsets.
+func TestBlocks(t *testing.T) {
+	st := start(t).open(t, "blocks")
+	for _, size := range []int{1 << 20, 1<<20 + 1, 5<<20 + 3} {
+		data := objstoretest.RandomBytes(size)
+		name := fmt.Sprintf("/f%d", size)
+		objstoretest.Put(t, st, name, data)
+		for _, off := range []int{0, 1, 1 << 20, size - 1, size} {
+			if got := objstoretest.Read(t, st, name, int64(off)); !bytes.Equal(got, data[off:]) {
+				t.Errorf("%s from %d: %d bytes, want %d", name, off, len(got), size-off)
+			}
+		}
+	}
+	// An aborted upload over an existing file leaves it as it was.
+	u, err := st.Create(t.Context(), "/f1048576")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Write(objstoretest.RandomBytes(3 << 20))
+	if err := u.Abort(); err != nil {
+		t.Fatalf("Abort: %v", err)
+	}
+	if fi, err := st.Stat(t.Context(), "/f1048576"); err != nil || fi.Size != 1<<20 {
+		t.Errorf("Stat after an aborted overwrite = %+v, %v", fi, err)
+	}
+}
+
+// TestCredentials opens the storage with each way to authenticate.
+func TestCredentials(t *testing.T) {
+	az := start(t)
+	st, err := azureblob.Open(map[string]any{"container": containerName, "connection_string": az.connectionString()})
+	if err != nil {
+		t.Fatalf("Open with a connection string: %v", err)
+	}
+	objstoretest.Put(t, st, "/a", []byte("a"))
+	if got := objstoretest.Read(t, az.open(t, ""), "/a", 0); string(got) != "a" {
+		t.Errorf("read with the key: %q", got)
+	}
+}
+
+func TestOpenConfig(t *testing.T) {
+	az := start(t)
+	for key, bad := range map[string]any{
+		"container":   "",
+		"block_size":  int64(1 << 10),
+		"concurrency": "two",
+		"endpoint":    "::",
+		"unknown":     true,
+	} {
+		cfg := az.config("x")
+		cfg[key] = bad
+		_, err := azureblob.Open(cfg)
+		if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("%q", key)) {
+			t.Errorf("Open with %s = %v: error %v does not name the key", key, bad, err)
+		}
+	}
+	cfg := az.config("x")
+	cfg["sas"] = "sv=x"
+	if _, err := azureblob.Open(cfg); err == nil || !strings.Contains(err.Error(), `"sas"`) {
+		t.Errorf("Open with key and sas: %v", err)
+	}
+	cfg = az.config("x")
+	cfg["container"] = "missing"
+	if _, err := azureblob.Open(cfg); err == nil || !strings.Contains(err.Error(), `"container"`) {
+		t.Errorf("Open of a missing container: %v", err)
+	}
+	if _, err := azureblob.Open(map[string]any{"container": "c", "key": "k"}); err == nil || !strings.Contains(err.Error(), `"account"`) {
+		t.Errorf("Open without account: %v", err)
+	}
+}
+
+// TestRenameFolderMany moves a folder of more objects than one copy round.
+func TestRenameFolderMany(t *testing.T) {
+	st := start(t).open(t, "many")
+	ctx := t.Context()
+	st.Mkdir(ctx, "/from")
+	st.Mkdir(ctx, "/from/sub")
+	for i := range 30 {
+		objstoretest.Put(t, st, fmt.Sprintf("/from/sub/f%02d", i), []byte{byte(i)})
+	}
+	if err := st.Rename(ctx, "/from", "/to"); err != nil {
+		t.Fatalf("Rename: %v", err)
+	}
+	if _, err := st.Stat(ctx, "/from"); !errors.Is(err, hostapi.ErrNotExist) {
+		t.Errorf("Stat(/from): %v", err)
+	}
+	page, err := st.List(ctx, "/to/sub", hostapi.ListOptions{Limit: 100})
+	if err != nil || len(page.Entries) != 30 {
+		t.Fatalf("List(/to/sub) = %d entries, %v", len(page.Entries), err)
+	}
+}
+
+// TestGatewayREST runs a gateway whose primary storage is Azurite and drives it
+// through the REST API.
+func TestGatewayREST(t *testing.T) {
+	az := start(t)
+	toml := fmt.Sprintf(`
+[[storage]]
+name = "default"
+plugin = "azureblob"
+config = { container = %q, prefix = "gateway", connection_string = %q }
+`, containerName, az.connectionString())
+	e := gatewaytest.Start(t, toml, nil)
+	objstoretest.RESTScenario(t, e, e.URL)
+}

@@ -1,0 +1,354 @@
+package s3_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3mem"
+
+	"github.com/filegate/filegate/conformance/storagetest"
+	"github.com/filegate/filegate/core/gateway/gatewaytest"
+	hostapi "github.com/filegate/filegate/hostapi/v1"
+	"github.com/filegate/filegate/plugins/storage/internal/objstore"
+	"github.com/filegate/filegate/plugins/storage/internal/objstore/objstoretest"
+	"github.com/filegate/filegate/plugins/storage/s3"
+)
+
+const (
+	accessKey = "filegate-test"
+	secretKey = "filegate-test-secret"
+	bucket    = "filegate"
+)
+
+// server is an S3 endpoint for the tests.
+type server struct {
+	endpoint string
+	client   *awss3.Client
+}
+
+// config returns the plugin's config table for a storage under prefix.
+func (sv *server) config(prefix string) map[string]any {
+	return map[string]any{
+		"bucket": bucket, "prefix": prefix, "region": "us-east-1",
+		"endpoint": sv.endpoint, "path_style": true,
+		"access_key": accessKey, "secret_key": secretKey,
+		"part_size": int64(5 << 20), "concurrency": int64(2),
+	}
+}
+
+// open opens a Storage under prefix.
+func (sv *server) open(t testing.TB, prefix string) *s3.Storage {
+	t.Helper()
+	st, err := s3.Open(sv.config(prefix))
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	return st.(*s3.Storage)
+}
+
+func newServer(t testing.TB, endpoint string) *server {
+	t.Helper()
+	client := awss3.New(awss3.Options{
+		Region:       "us-east-1",
+		BaseEndpoint: aws.String(endpoint),
+		UsePathStyle: true,
+		Credentials:  credentials.NewStaticCredentialsProvider(accessKey, secretKey, ""),
+	})
+	if _, err := client.CreateBucket(t.Context(), &awss3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
+		t.Fatalf("create bucket: %v", err)
+	}
+	return &server{endpoint: endpoint, client: client}
+}
+
+// fake starts gofakes3 in process.
+func fake(t testing.TB) *server {
+	t.Helper()
+	ts := httptest.NewServer(gofakes3.New(s3mem.New()).Server())
+	t.Cleanup(ts.Close)
+	return newServer(t, ts.URL)
+}
+
+// versitygw starts the versitygw binary .ci/versitygw.sh builds (or $FILEGATE_VERSITYGW)
+// over a temporary directory, or skips the test.
+func versitygw(t testing.TB) *server {
+	t.Helper()
+	srv := objstoretest.StartServer(t, "FILEGATE_VERSITYGW", ".ci/cache/bin/versitygw", ".ci/versitygw.sh",
+		func(port int, dir string) []string {
+			return []string{"--port", fmt.Sprintf("127.0.0.1:%d", port), "--access", accessKey, "--secret", secretKey, "posix", dir}
+		})
+	return newServer(t, "http://"+srv.Addr)
+}
+
+// prefixes gives each storage of a test its own prefix in the shared bucket.
+var prefixes atomic.Int64
+
+func conformance(t *testing.T, sv *server) {
+	storagetest.Run(t, func(t *testing.T) hostapi.Storage {
+		return sv.open(t, fmt.Sprintf("conformance/%d", prefixes.Add(1)))
+	})
+}
+
+func TestConformanceGofakes3(t *testing.T) { conformance(t, fake(t)) }
+
+func TestConformanceVersitygw(t *testing.T) { conformance(t, versitygw(t)) }
+
+// TestMultipart writes files around the part size and reads them back whole and
+// from offsets.
+func TestMultipart(t *testing.T) {
+	for name, start := range map[string]func(testing.TB) *server{"gofakes3": fake, "versitygw": versitygw} {
+		t.Run(name, func(t *testing.T) {
+			st := start(t).open(t, "multipart")
+			for _, size := range []int{5 << 20, 5<<20 + 1, 17<<20 + 3} {
+				data := objstoretest.RandomBytes(size)
+				name := fmt.Sprintf("/f%d", size)
+				objstoretest.Put(t, st, name, data)
+				for _, off := range []int{0, 1, 5 << 20, size - 1, size} {
+					if got := objstoretest.Read(t, st, name, int64(off)); !bytes.Equal(got, data[off:]) {
+						t.Errorf("%s from %d: %d bytes, want %d", name, off, len(got), size-off)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestAbortLeavesNothing aborts a multipart upload: no object, no upload left.
+func TestAbortLeavesNothing(t *testing.T) {
+	sv := versitygw(t)
+	st := sv.open(t, "abort")
+	u, err := st.Create(t.Context(), "/big")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Write(objstoretest.RandomBytes(11 << 20))
+	if err := u.Abort(); err != nil {
+		t.Fatalf("Abort: %v", err)
+	}
+	if _, err := st.Stat(t.Context(), "/big"); !errors.Is(err, hostapi.ErrNotExist) {
+		t.Errorf("Stat after Abort: %v", err)
+	}
+	if n := pendingUploads(t, sv); n != 0 {
+		t.Errorf("%d multipart uploads left after Abort", n)
+	}
+}
+
+// TestSweepTemp leaves a multipart upload behind, as a killed gateway would, and
+// checks that the next Storage's SweepTemp aborts it, and no object appeared.
+func TestSweepTemp(t *testing.T) {
+	sv := versitygw(t)
+	crashed := sv.open(t, "sweep")
+	u, err := crashed.Create(t.Context(), "/dir-less")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Write(objstoretest.RandomBytes(6 << 20)) // one part sent; never committed
+	if n := pendingUploads(t, sv); n != 1 {
+		t.Fatalf("%d multipart uploads in progress, want 1", n)
+	}
+	restarted := sv.open(t, "sweep")
+	removed, err := restarted.SweepTemp(t.Context())
+	if err != nil || removed != 1 {
+		t.Fatalf("SweepTemp = %d, %v; want 1", removed, err)
+	}
+	if n := pendingUploads(t, sv); n != 0 {
+		t.Errorf("%d multipart uploads left after SweepTemp", n)
+	}
+	if _, err := restarted.Stat(t.Context(), "/dir-less"); !errors.Is(err, hostapi.ErrNotExist) {
+		t.Errorf("Stat of the interrupted upload: %v", err)
+	}
+	u.Abort()
+}
+
+func pendingUploads(t *testing.T, sv *server) int {
+	t.Helper()
+	out, err := sv.client.ListMultipartUploads(t.Context(), &awss3.ListMultipartUploadsInput{Bucket: aws.String(bucket)})
+	if err != nil {
+		t.Fatalf("list multipart uploads: %v", err)
+	}
+	return len(out.Uploads)
+}
+
+// TestFolderWithoutMarker: objects written by other tools make implicit folders.
+func TestFolderWithoutMarker(t *testing.T) {
+	sv := fake(t)
+	for _, key := range []string{"implicit/a/b/c.txt", "implicit/a.txt", "implicit/a-1"} {
+		_, err := sv.client.PutObject(t.Context(), &awss3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: strings.NewReader("x")})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	st := sv.open(t, "implicit")
+	for _, dir := range []string{"/a", "/a/b"} {
+		if fi, err := st.Stat(t.Context(), dir); err != nil || !fi.IsDir {
+			t.Errorf("Stat(%q) = %+v, %v; want a folder", dir, fi, err)
+		}
+	}
+	// Byte order puts "a-1" and "a.txt" before "a/": name order does not.
+	for _, limit := range []int{1, 2, 3} {
+		var names []string
+		opts := hostapi.ListOptions{Limit: limit}
+		for {
+			page, err := st.List(t.Context(), "/", opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range page.Entries {
+				names = append(names, e.Name)
+			}
+			if opts.Cursor = page.NextCursor; opts.Cursor == "" {
+				break
+			}
+		}
+		if got := strings.Join(names, ","); got != "a,a-1,a.txt" {
+			t.Errorf("List with limit %d = %s, want a,a-1,a.txt", limit, got)
+		}
+	}
+	if err := st.Remove(t.Context(), "/a/b"); !errors.Is(err, hostapi.ErrNotEmpty) {
+		t.Errorf("Remove of an implicit folder with a file: %v", err)
+	}
+}
+
+// TestRenameResumes interrupts a folder rename and finishes it by calling it again.
+func TestRenameResumes(t *testing.T) {
+	sv := fake(t)
+	st := sv.open(t, "resume")
+	ctx := t.Context()
+	st.Mkdir(ctx, "/from")
+	for i := range 20 {
+		objstoretest.Put(t, st, fmt.Sprintf("/from/f%02d", i), []byte{byte(i)})
+	}
+	// Interrupt after a few objects: the context is cancelled by a failing copy.
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	failing := s3.New(sv.client, bucket, objstore.Options{Prefix: "resume/", Parts: objstore.PartPlan{Size: 5 << 20, MaxParts: 10000, MaxSize: 5 << 30}, Concurrency: 1})
+	go func() {
+		for {
+			page, err := st.List(ctx, "/to", hostapi.ListOptions{})
+			if err == nil && len(page.Entries) >= 5 {
+				cancel()
+				return
+			}
+			if cctx.Err() != nil {
+				return
+			}
+		}
+	}()
+	if err := failing.Rename(cctx, "/from", "/to"); err == nil {
+		t.Skip("the rename finished before it could be interrupted")
+	}
+	cancel()
+	if err := st.Rename(ctx, "/from", "/to"); err != nil {
+		t.Fatalf("resuming the rename: %v", err)
+	}
+	if _, err := st.Stat(ctx, "/from"); !errors.Is(err, hostapi.ErrNotExist) {
+		t.Errorf("Stat(/from) after the rename: %v", err)
+	}
+	page, err := st.List(ctx, "/to", hostapi.ListOptions{})
+	if err != nil || len(page.Entries) != 20 {
+		t.Fatalf("List(/to) = %d entries, %v; want 20", len(page.Entries), err)
+	}
+	if got := objstoretest.Read(t, st, "/to/f07", 0); !bytes.Equal(got, []byte{7}) {
+		t.Errorf("/to/f07 = %v", got)
+	}
+}
+
+func TestOpenConfig(t *testing.T) {
+	sv := fake(t)
+	for key, bad := range map[string]any{
+		"bucket":      "",
+		"part_size":   int64(1 << 20),
+		"concurrency": int64(0),
+		"path_style":  "yes",
+		"endpoint":    "not a url",
+		"prefix":      "a/../b",
+		"unknown":     1,
+	} {
+		cfg := sv.config("x")
+		cfg[key] = bad
+		_, err := s3.Open(cfg)
+		if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("%q", key)) {
+			t.Errorf("Open with %s = %v: error %v does not name the key", key, bad, err)
+		}
+	}
+	cfg := sv.config("x")
+	delete(cfg, "secret_key")
+	if _, err := s3.Open(cfg); err == nil || !strings.Contains(err.Error(), `"secret_key"`) {
+		t.Errorf("Open without secret_key: %v", err)
+	}
+	cfg = sv.config("x")
+	cfg["bucket"] = "missing"
+	if _, err := s3.Open(cfg); err == nil || !strings.Contains(err.Error(), `"bucket"`) {
+		t.Errorf("Open of a missing bucket: %v", err)
+	}
+	cfg = sv.config("x")
+	cfg["part_size"] = "16MiB"
+	if _, err := s3.Open(cfg); err != nil {
+		t.Errorf("Open with part_size 16MiB: %v", err)
+	}
+}
+
+// TestGatewayREST runs a gateway whose primary storage is S3 (versitygw) and drives it
+// through the REST API.
+func TestGatewayREST(t *testing.T) {
+	sv := versitygw(t)
+	toml := fmt.Sprintf(`
+[[storage]]
+name = "default"
+plugin = "s3"
+config = { bucket = %q, prefix = "gateway", endpoint = %q, path_style = true, region = "us-east-1", access_key = %q, secret_key = %q }
+`, bucket, sv.endpoint, accessKey, secretKey)
+	e := gatewaytest.Start(t, toml, nil)
+	objstoretest.RESTScenario(t, e, e.URL)
+}
+
+// TestParallelUploadMemory streams 4 uploads at once and checks that the heap stays
+// within the bound of (concurrency+1) × part_size per upload, plus overhead.
+func TestParallelUploadMemory(t *testing.T) {
+	sv := versitygw(t)
+	st := sv.open(t, "memory")
+	size := int64(64 << 20)
+	if os.Getenv("FILEGATE_BIG") != "" {
+		size = 256 << 20
+	}
+	peak := objstoretest.ParallelUploads(t, st, 4, size)
+	const bound = 4*3*5<<20 + 40<<20 // 4 uploads × 3 parts of 5 MiB, and the rest
+	t.Logf("4 parallel uploads of %d MiB: heap peak %.1f MiB above the start", size>>20, float64(peak)/(1<<20))
+	if peak > bound {
+		t.Errorf("heap grew by %d MiB, want under %d MiB", peak>>20, bound>>20)
+	}
+}
+
+// BenchmarkVersitygw1GiB uploads and downloads 1 GiB through the plugin; run with
+// -bench Versitygw -benchtime 1x.
+func BenchmarkVersitygw1GiB(b *testing.B) {
+	sv := versitygw(b)
+	cfg := sv.config("bench")
+	cfg["part_size"], cfg["concurrency"] = int64(8<<20), int64(4)
+	st, err := s3.Open(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	objstoretest.Throughput(b, st, 1<<30)
+}
+
+// BenchmarkParallelUploads streams 4 uploads of 256 MiB at once and reports the heap
+// peak.
+func BenchmarkParallelUploads(b *testing.B) {
+	sv := versitygw(b)
+	st := sv.open(b, "parallel")
+	for b.Loop() {
+		peak := objstoretest.ParallelUploads(b, st, 4, 256<<20)
+		b.ReportMetric(float64(peak)/(1<<20), "heap-peak-MiB")
+	}
+}
