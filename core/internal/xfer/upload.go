@@ -186,7 +186,13 @@ func (u *Upload) Close() error {
 		return Fail(u.ctx, u.log, "commit", u.path, err)
 	}
 	if !u.mtime.IsZero() {
-		return Fail(u.ctx, u.log, "set times", u.path, u.fs.Chtimes(u.ctx, u.path, u.mtime))
+		err := u.fs.Chtimes(u.ctx, u.path, u.mtime)
+		if errors.Is(err, errors.ErrUnsupported) {
+			// Object storage keeps its own times; the upload itself succeeded.
+			u.log.Debug("storage cannot keep the client's modification time", "path", u.path)
+			return nil
+		}
+		return Fail(u.ctx, u.log, "set times", u.path, err)
 	}
 	return nil
 }
