@@ -17,6 +17,7 @@ import (
 	"github.com/filegate/filegate/core/auth"
 	"github.com/filegate/filegate/core/builtin"
 	"github.com/filegate/filegate/core/config"
+	"github.com/filegate/filegate/core/console"
 	"github.com/filegate/filegate/core/guard"
 	"github.com/filegate/filegate/core/httpapi"
 	"github.com/filegate/filegate/core/store"
@@ -71,6 +72,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Gateway, 
 		Accounts: g.Accounts, Store: st, Log: log.With("component", "http"),
 		RateLimit: cfg.HTTP.RateLimit, RateWindow: cfg.HTTP.RateWindow.D(), MaxJSONBody: int64(cfg.HTTP.MaxJSONBody), MaxUpload: int64(cfg.HTTP.MaxUpload), SpoolDir: filepath.Join(cfg.DataPath(), "spool"),
 		Files: g, Guard: g.Guard,
+		Fallback: console.Handler(), Status: g.status,
 	})
 	return g, nil
 }

@@ -107,3 +107,17 @@ func (g *Guard) sweep(now time.Time) {
 		}
 	}
 }
+
+// Bans returns the number of addresses banned now.
+func (g *Guard) Bans() int {
+	now := g.now()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	n := 0
+	for _, until := range g.bans {
+		if now.Before(until) {
+			n++
+		}
+	}
+	return n
+}
