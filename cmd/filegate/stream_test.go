@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -54,8 +56,15 @@ func token(t *testing.T, addr string, k initJSON) string {
 	return out.Token
 }
 
-// pattern is a deterministic, incompressible-enough stream of n bytes.
+// pattern is a stream of n bytes cycling through one random 1 MiB block (with the
+// offset mixed into each block's first bytes, so that no two blocks are equal).
 type pattern struct{ n, off int64 }
+
+var patternBlock = func() []byte {
+	b := make([]byte, 1<<20)
+	rand.Read(b)
+	return b
+}()
 
 func (p *pattern) Read(b []byte) (int, error) {
 	if p.off >= p.n {
@@ -64,12 +73,13 @@ func (p *pattern) Read(b []byte) (int, error) {
 	if int64(len(b)) > p.n-p.off {
 		b = b[:p.n-p.off]
 	}
-	for i := range b {
-		x := uint64(p.off + int64(i))
-		b[i] = byte(x*2654435761>>13) ^ byte(x>>7)
+	start := int(p.off % int64(len(patternBlock)))
+	n := copy(b, patternBlock[start:])
+	if start == 0 && n >= 8 {
+		binary.LittleEndian.PutUint64(b, uint64(p.off))
 	}
-	p.off += int64(len(b))
-	return len(b), nil
+	p.off += int64(n)
+	return n, nil
 }
 
 // streamUpload sends one file of size bytes from r as a chunked multipart request.

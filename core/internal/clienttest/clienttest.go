@@ -25,7 +25,7 @@ import (
 )
 
 // Timeout bounds every client program and every wait.
-const Timeout = 60 * time.Second
+const Timeout = 180 * time.Second
 
 // Password is the password of the accounts tests create unless told otherwise.
 const Password = "Correct-Horse-42"
@@ -40,8 +40,15 @@ type Env struct {
 // 127.0.0.1 ports; adjust may change anything after that.
 func Start(t testing.TB, adjust func(*config.Config)) *Env {
 	t.Helper()
+	return StartWith(t, "", adjust)
+}
+
+// StartWith is Start with gateway.toml holding text, for instance a [[storage]] table
+// named "default" that puts the primary storage elsewhere than on local disk.
+func StartWith(t testing.TB, text string, adjust func(*config.Config)) *Env {
+	t.Helper()
 	ftpPort, sftpPort := gatewaytest.FreePort(t), gatewaytest.FreePort(t)
-	env := gatewaytest.Start(t, "", func(c *config.Config) {
+	env := gatewaytest.Start(t, text, func(c *config.Config) {
 		c.FTP.Listen = "127.0.0.1:" + strconv.Itoa(ftpPort)
 		c.SFTP.Listen = "127.0.0.1:" + strconv.Itoa(sftpPort)
 		c.FTP.PassivePorts = "50000-50999"
