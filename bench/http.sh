@@ -5,7 +5,7 @@
 #   - download of a SIZE_MIB file with curl: Filegate /api/download/single vs nginx static (sendfile)
 #   - upload of the same file with curl: Filegate multipart /api/upload vs nginx WebDAV PUT
 #   - requests/s listing a 1,000-file folder with wrk: /api/list/files vs nginx JSON autoindex
-#   - requests/s of POST /apiaccess/auth with wrk
+#   - requests/s of POST /apiaccess/auth and GET /ftpaccounts/list (20 accounts) with wrk
 #   - the gateway's peak RSS (VmHWM)
 # and prints one line per figure: Filegate, reference, ratio.
 #
@@ -109,13 +109,19 @@ wrk.method = "POST"
 wrk.body = '$auth_body'
 wrk.headers["Content-Type"] = "application/json"
 LUA
-fg_list=(); ng_list=(); fg_auth=()
+for i in $(seq -w 1 20); do
+  curl -sf -o /dev/null -X POST -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$FG_PORT/ftpaccounts/create" \
+    -d "{\"Username\":\"user$i\",\"Password\":\"Bench-Password-$i\"}"
+done
+fg_list=(); ng_list=(); fg_auth=(); fg_accts=()
 for run in $(seq "$RUNS"); do
   fg_list+=("$(wrk -t2 -c32 -d"${WRK_SECONDS}s" -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$FG_PORT/api/list/files?path=/list1000" | rps)")
   ng_list+=("$(wrk -t2 -c32 -d"${WRK_SECONDS}s" "http://127.0.0.1:$NG_PORT/list1000/" | rps)")
   fg_auth+=("$(wrk -t2 -c32 -d"${WRK_SECONDS}s" -s "$work/auth.lua" "http://127.0.0.1:$FG_PORT/apiaccess/auth" | rps)")
+  fg_accts+=("$(wrk -t2 -c32 -d"${WRK_SECONDS}s" -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$FG_PORT/ftpaccounts/list" | rps)")
 done
 line "list 1,000-file folder (wrk -t2 -c32)" "req/s" "$(printf '%s\n' "${fg_list[@]}" | median)" "$(printf '%s\n' "${ng_list[@]}" | median)"
 line "POST /apiaccess/auth (wrk -t2 -c32)" "req/s" "$(printf '%s\n' "${fg_auth[@]}" | median)" 0
+line "GET /ftpaccounts/list, 20 accounts (wrk)" "req/s" "$(printf '%s\n' "${fg_accts[@]}" | median)" 0
 hwm=$(awk '/VmHWM/ {print $2}' "/proc/$FG_PID/status")
 echo "gateway peak RSS over the whole run: $((hwm / 1024)) MiB"
