@@ -15,16 +15,20 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"syscall"
 	"text/tabwriter"
 	"time"
 
+	"github.com/filegate/filegate/conformance/plugintest"
 	"github.com/filegate/filegate/core/accounts"
+	"github.com/filegate/filegate/core/builtin"
 	"github.com/filegate/filegate/core/config"
 	"github.com/filegate/filegate/core/console"
 	"github.com/filegate/filegate/core/gateway"
@@ -50,6 +54,9 @@ commands:
   keys list
   keys revoke ACCESSKEY          REST API accounts (each takes --config FILE)
   reindex [--config FILE]        rebuild the metadata tree (/api/list/tree) from storage
+  plugin test PATH|NAME [--kind rule|auth|storage] [--config k=v]... [--allow CAP]...
+                                 run the plugin conformance kit on a .wasm file, an
+                                 executable or a builtin name; one line per case
   migrate [--config FILE]        apply pending store migrations (serve does it too; nodes
                                  sharing PostgreSQL take turns)
   console-link [--config FILE] [--valid 10m] [--session 8h] [--scopes a,b] [--path-prefix /x]
@@ -86,6 +93,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdKeys(ctx, rest, stdout)
 	case "reindex":
 		return cmdReindex(ctx, rest, stdout, stderr)
+	case "plugin":
+		return cmdPlugin(ctx, rest, stdout)
 	case "migrate":
 		return cmdMigrate(ctx, rest, stdout)
 	case "console-link":
@@ -420,4 +429,74 @@ func cmdMigrate(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "the %s store is at schema version %d\n", cfg.Store.Driver, v)
 	return nil
+}
+
+// cmdPlugin runs `plugin test`: the conformance kit on one plugin, one line per case.
+func cmdPlugin(ctx context.Context, args []string, stdout io.Writer) error {
+	if len(args) == 0 || args[0] != "test" {
+		return usageError{"plugin: want \"plugin test PATH|NAME\""}
+	}
+	fs := newFlags("plugin test")
+	kind := fs.String("kind", "", "rule, auth or storage (default: the manifest's)")
+	cacheDir := fs.String("cache", "", "wazero compilation cache directory")
+	var cfgPairs, allow multiFlag
+	fs.Var(&cfgPairs, "config", "a config key=value (repeatable; values are strings, numbers or booleans)")
+	fs.Var(&allow, "allow", "an extra grant (repeatable)")
+	if err := parse(fs, args[1:]); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return usageError{"plugin test: want one PATH or NAME"}
+	}
+	cfg := map[string]any{}
+	for _, kv := range cfgPairs {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			return usageError{fmt.Sprintf("plugin test: --config %q is not key=value", kv)}
+		}
+		cfg[k] = configValue(v)
+	}
+	opts := plugintest.Options{Plugin: fs.Arg(0), Kind: hostapi.Kind(*kind), Config: cfg, Allow: allow, CacheDir: *cacheDir,
+		OpenStorage: func(name string, config map[string]any) (hostapi.Storage, error) {
+			c := maps.Clone(config)
+			if _, ok := c["root"]; !ok && name == "local" { // a fresh folder per case
+				dir, err := os.MkdirTemp("", "filegate-plugin-test-")
+				if err != nil {
+					return nil, err
+				}
+				c["root"] = dir
+			}
+			return builtin.OpenStorage(name, c)
+		}}
+	var cases int
+	failed := plugintest.Run(ctx, opts, func(r plugintest.Result) {
+		cases++
+		if r.Err != nil {
+			fmt.Fprintf(stdout, "FAIL  %s: %v\n", r.Case, r.Err)
+		} else {
+			fmt.Fprintf(stdout, "ok    %s\n", r.Case)
+		}
+	})
+	if failed > 0 {
+		return fmt.Errorf("plugin test %s: %d of %d cases failed", fs.Arg(0), failed, cases)
+	}
+	fmt.Fprintf(stdout, "PASS  %d cases\n", cases)
+	return nil
+}
+
+// multiFlag is a repeatable string flag.
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+
+// configValue reads a --config value as a bool, an integer, or else a string.
+func configValue(v string) any {
+	if b, err := strconv.ParseBool(v); err == nil {
+		return b
+	}
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		return n
+	}
+	return v
 }

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Builds the example plugins to .wasm modules and go-plugin executables under
+# .ci/cache/plugins/, where the example tests and `filegate plugin test` find them.
+# Safe to run again: go's build cache makes it quick.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=.ci/cache/plugins
+mkdir -p "$out"
+for name in route sidecar chat uploadpolicy; do
+  GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o "$out/$name.wasm" "./examples/$name/plugin"
+  go build -o "$out/$name" "./examples/$name/plugin"
+done
+echo "ci: example plugins built in $out"

@@ -1,0 +1,13 @@
+// Command plugin is the route example as a plugin: built with
+// GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared it is a .wasm module, built
+// normally a go-plugin executable.
+package main
+
+import (
+	"github.com/filegate/filegate/examples/route"
+	"github.com/filegate/filegate/sdk"
+)
+
+func init() { sdk.Serve(route.Rule{}) }
+
+func main() {}
