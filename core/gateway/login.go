@@ -61,6 +61,29 @@ func (g *Gateway) Login(ctx context.Context, protocol string, remote net.Addr, u
 	return a, t, nil
 }
 
+// banned logs a new ban and records login.banned in the tenant of the account the
+// address was trying (an FTP username or a REST API AccessKey), or else in the first
+// tenant, the operator's.
+func (g *Gateway) banned(addr netip.Addr, until time.Time, protocol, account string) {
+	g.Log.Warn("banned address after repeated failed logins", "addr", addr, "until", until, "protocol", protocol, "account", account)
+	ctx := context.Background()
+	var tenantID int64
+	if a, err := g.Store.FTPAccountByUsername(ctx, account); err == nil {
+		tenantID = a.TenantID
+	} else if k, err := g.Store.APIAccountByKey(ctx, account); err == nil {
+		tenantID = k.TenantID
+	} else if ts, err := g.Store.Tenants(ctx); err == nil && len(ts) > 0 {
+		tenantID = ts[0].ID
+	}
+	if tenantID == 0 {
+		return
+	}
+	ev := hostapi.Event{Time: time.Now().UTC(), Type: hostapi.EventLoginBanned, Protocol: protocol, Account: account, Path: "/", RemoteAddr: addr.String()}
+	if err := g.Store.Record(ctx, tenantID, ev); err != nil {
+		g.Log.Error("recording a ban", "err", err)
+	}
+}
+
 func (g *Gateway) recordLogin(ctx context.Context, tenantID int64, typ, protocol, account string, remote net.Addr) {
 	ev := hostapi.Event{Time: time.Now().UTC(), Type: typ, Protocol: protocol, Account: account, Path: "/", RemoteAddr: remote.String()}
 	if err := g.Store.Record(ctx, tenantID, ev); err != nil {

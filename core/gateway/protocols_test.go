@@ -190,4 +190,7 @@ func TestBruteForce(t *testing.T) {
 	if fails := e.Events(t, hostapi.EventLoginFailed); len(fails) != 3 {
 		t.Errorf("%d login.failed events, want 3", len(fails))
 	}
+	if bans := e.Events(t, hostapi.EventLoginBanned); len(bans) != 1 || bans[0].RemoteAddr != "127.0.0.1" {
+		t.Errorf("login.banned events: %+v, want one for 127.0.0.1", bans)
+	}
 }

@@ -12,12 +12,15 @@ const (
 	EventDirDeleted     = "dir.deleted"
 	EventLoginSucceeded = "login.succeeded"
 	EventLoginFailed    = "login.failed"
+	// EventLoginBanned is recorded when repeated failed logins ban an address on every
+	// protocol (an addition to the types DESIGN.md pins).
+	EventLoginBanned = "login.banned"
 )
 
 // EventTypes lists every event type in a stable order.
 var EventTypes = []string{
 	EventFileUploaded, EventFileDownloaded, EventFileDeleted, EventFileMoved,
-	EventDirCreated, EventDirDeleted, EventLoginSucceeded, EventLoginFailed,
+	EventDirCreated, EventDirDeleted, EventLoginSucceeded, EventLoginFailed, EventLoginBanned,
 }
 
 // Event is one completed operation, as recorded in the event log and handed to rules.
