@@ -173,6 +173,34 @@ Listening on: http %s, ftp %s, sftp %s
 `, res.AssociationKey, res.AccessKey, res.SecretKey, res.HTTP, res.FTP, res.SFTP)
 }
 
+// openStore loads the configuration (see loadConfig) and opens its store.
+func openStore(ctx context.Context, cfgPath string) (*config.Config, *store.Store, error) {
+	cfg, err := loadConfig(cfgPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := gateway.OpenStore(ctx, cfg)
+	return cfg, st, err
+}
+
+// openTenant opens the store and returns its first tenant, the one init created; the
+// caller closes the store. cmd names the command in errors.
+func openTenant(ctx context.Context, cmd, cfgPath string) (*store.Store, store.Tenant, error) {
+	cfg, st, err := openStore(ctx, cfgPath)
+	if err != nil {
+		return nil, store.Tenant{}, err
+	}
+	tenants, err := st.Tenants(ctx)
+	if err == nil && len(tenants) == 0 {
+		err = fmt.Errorf("%s: the store at %s has no tenant: run `filegate init` first", cmd, cfg.DataPath())
+	}
+	if err != nil {
+		st.Close()
+		return nil, store.Tenant{}, err
+	}
+	return st, tenants[0], nil
+}
+
 // loadConfig reads --config, or ./gateway.toml, or the embedded defaults anchored at ./.
 func loadConfig(path string) (*config.Config, error) {
 	if path != "" {
@@ -242,23 +270,11 @@ func cmdKeys(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := parse(fs, rest); err != nil {
 		return err
 	}
-	cfg, err := loadConfig(*cfgPath)
-	if err != nil {
-		return err
-	}
-	st, err := gateway.OpenStore(ctx, cfg)
+	st, t, err := openTenant(ctx, "keys", *cfgPath)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	tenants, err := st.Tenants(ctx)
-	if err != nil {
-		return err
-	}
-	if len(tenants) == 0 {
-		return fmt.Errorf("keys: the store at %s has no tenant: run `filegate init` first", cfg.DataPath())
-	}
-	t := tenants[0]
 	switch sub {
 	case "create":
 		if *scopes == "" {
@@ -364,23 +380,16 @@ func cmdConsoleLink(ctx context.Context, args []string, stdout io.Writer) error 
 			return err
 		}
 	}
-	st, err := gateway.OpenStore(ctx, cfg)
+	st, tenant, err := openTenant(ctx, "console-link", *cfgPath)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	tenants, err := st.Tenants(ctx)
-	if err != nil {
-		return err
-	}
-	if len(tenants) == 0 {
-		return fmt.Errorf("console-link: the store at %s has no tenant: run `filegate init` first", cfg.DataPath())
-	}
 	o := console.LinkOptions{PathPrefix: *prefix, Valid: *valid, Session: *session}
 	if *scopes != "" {
 		o.Scopes = []string{*scopes}
 	}
-	code, err := console.CreateLink(ctx, st, tenants[0].ID, o)
+	code, err := console.CreateLink(ctx, st, tenant.ID, o)
 	if err != nil {
 		return err
 	}
@@ -414,11 +423,7 @@ func cmdMigrate(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	cfg, err := loadConfig(*cfgPath)
-	if err != nil {
-		return err
-	}
-	st, err := gateway.OpenStore(ctx, cfg)
+	cfg, st, err := openStore(ctx, *cfgPath)
 	if err != nil {
 		return err
 	}
