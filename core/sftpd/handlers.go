@@ -133,7 +133,7 @@ func (h *handlers) remove(ctx context.Context, p string, dir bool) error {
 
 // setstat sets the modification time, and truncates when asked for a size no larger
 // than the file's. Permissions and owners are accepted and ignored: the storage has
-// none. On a file still being uploaded in this session, the time is applied once the
+// none; so are times on storage that cannot keep them. On a file still being uploaded in this session, the time is applied once the
 // upload is committed.
 func (h *handlers) setstat(ctx context.Context, r *sftp.Request) error {
 	flags, attrs := r.AttrFlags(), r.Attributes()
@@ -153,7 +153,14 @@ func (h *handlers) setstat(ctx context.Context, r *sftp.Request) error {
 		}
 	}
 	if flags.Acmodtime {
-		return h.fs.Chtimes(ctx, p, time.Unix(int64(attrs.Mtime), 0))
+		err := h.fs.Chtimes(ctx, p, time.Unix(int64(attrs.Mtime), 0))
+		if errors.Is(err, errors.ErrUnsupported) {
+			// Object storage keeps its own times: like permissions, the time is
+			// accepted and ignored (clients such as rclone set it after every
+			// upload), as long as the file exists.
+			_, err = h.fs.Stat(ctx, p)
+		}
+		return err
 	}
 	return nil
 }

@@ -15,19 +15,6 @@ import (
 	hostapi "github.com/filegate/filegate/hostapi/v1"
 )
 
-// batch runs an OpenSSH sftp batch (every command must succeed) as user with extra
-// client arguments, from dir.
-func batch(t *testing.T, e *clienttest.Env, dir, user string, auth []string, commands ...string) string {
-	t.Helper()
-	script := clienttest.WriteFile(t, dir, "batch.txt", []byte(strings.Join(commands, "\n")+"\n"))
-	args := append(append(auth, e.SSHOptions()...), "-b", script, user+"@127.0.0.1")
-	name := "sftp"
-	if auth[0] == "-p" { // sshpass -p PW sftp ...
-		name, args = "sshpass", append([]string{"-p", auth[1], "sftp", "-o", "BatchMode=no"}, args[2:]...)
-	}
-	return clienttest.Run(t, dir, false, name, args...)
-}
-
 func TestOpenSSHClient(t *testing.T) {
 	t.Parallel()
 	clienttest.Need(t, "sftp", "ssh-keygen", "sshpass")
@@ -50,7 +37,7 @@ func TestOpenSSHClient(t *testing.T) {
 			old := time.Date(2020, 2, 3, 4, 5, 6, 0, time.UTC)
 			os.Chtimes(filepath.Join(work, "local file.bin"), old, old)
 			remote := "dir " + tc.name + "/Ünïcode ñame ✓.bin"
-			out := batch(t, e, work, "erp", tc.auth,
+			out := e.SFTPBatch(t, work, "erp", tc.auth,
 				`mkdir "dir `+tc.name+`"`,
 				`put -p "local file.bin" "`+remote+`"`,
 				`rename "`+remote+`" "`+remote+`.renamed"`,
@@ -68,7 +55,7 @@ func TestOpenSSHClient(t *testing.T) {
 			if err != nil || !fi.ModTime().Equal(old) {
 				t.Errorf("stored file: %v, mtime %v; want mtime %v (put -p)", err, fi, old)
 			}
-			batch(t, e, work, "erp", tc.auth, `rm "`+remote+`.renamed"`, `rmdir "dir `+tc.name+`"`)
+			e.SFTPBatch(t, work, "erp", tc.auth, `rm "`+remote+`.renamed"`, `rmdir "dir `+tc.name+`"`)
 			if _, err := os.Stat(filepath.Join(e.StorageRoot(), "dir "+tc.name)); !os.IsNotExist(err) {
 				t.Errorf("folder still there after rmdir: %v", err)
 			}

@@ -25,6 +25,13 @@ type Journal interface {
 	Record(ctx context.Context, tenantID int64, ev hostapi.Event) error
 }
 
+// Lister answers folder listings in place of the backend: core/store answers them
+// from the metadata tree. dir is a tenant path (the chroot joined with the client
+// path), as events carry.
+type Lister interface {
+	ListChildren(ctx context.Context, tenantID int64, dir string, opts hostapi.ListOptions) (hostapi.ListPage, error)
+}
+
 // Rights are what a session may do.
 type Rights struct {
 	Read   bool // open files, Stat
@@ -68,9 +75,11 @@ type FS struct {
 	backend    hostapi.Storage
 	journal    Journal
 	session    Session
-	tenantRoot string // clean, absolute
-	chroot     string // clean, absolute, relative to tenantRoot
-	err        error  // a bad Session: every method fails with it
+	tenantRoot string     // clean, absolute
+	chroot     string     // clean, absolute, relative to tenantRoot
+	err        error      // a bad Session: every method fails with it
+	lister     Lister     // answers List instead of the backend, when set
+	authz      Authorizer // asked before operations, when set
 	now        func() time.Time
 }
 
@@ -152,17 +161,33 @@ func (f *FS) Stat(ctx context.Context, p string) (hostapi.FileInfo, error) {
 	return fi, nil
 }
 
-// List returns one page of the folder p. It needs the List right.
+// List returns one page of the folder p, from the backend or, after ListFrom, from
+// the Lister. It needs the List right.
 func (f *FS) List(ctx context.Context, p string, opts hostapi.ListOptions) (hostapi.ListPage, error) {
 	t, err := f.resolve("list", p, f.session.Rights.List, "list")
 	if err != nil {
 		return hostapi.ListPage{}, err
 	}
-	page, err := f.backend.List(ctx, t.backend, opts)
+	if err := f.authorize(ctx, hostapi.ActionList, t, "", -1); err != nil {
+		return hostapi.ListPage{}, err
+	}
+	var page hostapi.ListPage
+	if f.lister != nil {
+		page, err = f.lister.ListChildren(ctx, f.session.TenantID, t.tenant, opts)
+	} else {
+		page, err = f.backend.List(ctx, t.backend, opts)
+	}
 	if err != nil {
 		return hostapi.ListPage{}, t.fail("list", err)
 	}
 	return page, nil
+}
+
+// ListFrom makes List answer from l instead of the backend (listing = "metadata"),
+// and returns f. Call it before f is in use.
+func (f *FS) ListFrom(l Lister) *FS {
+	f.lister = l
+	return f
 }
 
 // Mkdir creates the folder p; with parents, missing parents too and an existing folder
@@ -170,6 +195,9 @@ func (f *FS) List(ctx context.Context, p string, opts hostapi.ListOptions) (host
 func (f *FS) Mkdir(ctx context.Context, p string, parents bool) error {
 	t, err := f.resolve("mkdir", p, f.session.Rights.Write, "write")
 	if err != nil {
+		return err
+	}
+	if err := f.authorize(ctx, hostapi.ActionMkdir, t, "", -1); err != nil {
 		return err
 	}
 	if parents {
@@ -231,6 +259,9 @@ func (f *FS) Rename(ctx context.Context, from, to string) error {
 	if isWithin(dst.tenant, src.tenant) && dst.tenant != src.tenant {
 		return src.deny("rename", fmt.Errorf("cannot move into itself: %w", hostapi.ErrInvalid))
 	}
+	if err := f.authorize(ctx, hostapi.ActionRename, src, dst.tenant, -1); err != nil {
+		return err
+	}
 	fi, err := f.backend.Stat(ctx, src.backend)
 	if err != nil {
 		return src.fail("rename", err)
@@ -256,6 +287,9 @@ func (f *FS) Remove(ctx context.Context, p string, recursive bool) error {
 	}
 	if t.isRoot {
 		return t.deny("remove", fmt.Errorf("the root folder cannot be removed: %w", ErrPermission))
+	}
+	if err := f.authorize(ctx, hostapi.ActionDelete, t, "", -1); err != nil {
+		return err
 	}
 	fi, err := f.backend.Stat(ctx, t.backend)
 	if err != nil {

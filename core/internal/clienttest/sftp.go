@@ -3,6 +3,9 @@ package clienttest
 import (
 	"fmt"
 	"net"
+	"slices"
+	"strings"
+	"testing"
 
 	"github.com/pkg/sftp"
 	"golang.org/x/crypto/ssh"
@@ -44,4 +47,19 @@ func (s *SSH) Close() error {
 		s.SFTP.Close()
 	}
 	return s.Client.Close()
+}
+
+// SFTPBatch runs OpenSSH sftp as user from dir with the commands as a batch file, and
+// returns its output; every command must succeed. auth holds the client's
+// authentication arguments (e.g. "-i", keyFile), or "-p", password to log in with a
+// password through sshpass.
+func (e *Env) SFTPBatch(t testing.TB, dir, user string, auth []string, commands ...string) string {
+	t.Helper()
+	script := WriteFile(t, dir, "batch.txt", []byte(strings.Join(commands, "\n")+"\n"))
+	args := append(append(slices.Clone(auth), e.SSHOptions()...), "-b", script, user+"@127.0.0.1")
+	name := "sftp"
+	if auth[0] == "-p" { // sshpass -p PW sftp ...
+		name, args = "sshpass", append([]string{"-p", auth[1], "sftp", "-o", "BatchMode=no"}, args[2:]...)
+	}
+	return Run(t, dir, false, name, args...)
 }

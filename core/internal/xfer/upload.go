@@ -13,9 +13,10 @@ import (
 	"github.com/filegate/filegate/core/vfs"
 )
 
-// maxReorder bounds the bytes an Upload holds back while waiting for an earlier
-// write, on storage that can only append. SFTP writes arrive out of order only by
-// the few chunks its workers have in flight.
+// maxReorder bounds the bytes an Upload holds back in memory while waiting for an
+// earlier write, on storage that can only append. SFTP writes arrive out of order
+// mostly by the few chunks its workers have in flight; writes further ahead go to a
+// spill file (see reorder).
 const maxReorder = 16 << 20
 
 // ErrInterrupted is reported to Close (through TransferError) when the client went
@@ -33,13 +34,12 @@ type Upload struct {
 	path string
 	w    *vfs.Writer
 
-	mu      sync.Mutex
-	failed  error            // first write or transfer error: Close aborts
-	next    int64            // with an append-only backend, where the next Write goes
-	pending map[int64][]byte // with an append-only backend, writes past next
-	held    int              // bytes in pending
-	mtime   time.Time        // set on the file after commit, when not zero
-	closed  bool
+	mu     sync.Mutex
+	failed error     // first write or transfer error: Close aborts
+	next   int64     // with an append-only backend, where the next Write goes
+	ahead  *reorder  // with an append-only backend, writes past next
+	mtime  time.Time // set on the file after commit, when not zero
+	closed bool
 }
 
 // Create starts an upload to the client path p (see vfs.FS.Create). Its errors, and
@@ -49,7 +49,7 @@ func Create(ctx context.Context, log *slog.Logger, fsys *vfs.FS, p string, opts 
 	if err != nil {
 		return nil, Fail(ctx, log, "create", p, err)
 	}
-	return &Upload{ctx: ctx, log: log, fs: fsys, path: p, w: w, next: opts.Offset}, nil
+	return &Upload{ctx: ctx, log: log, fs: fsys, path: p, w: w, next: opts.Offset, ahead: newReorder("", maxReorder)}, nil
 }
 
 // Write appends b.
@@ -65,7 +65,8 @@ func (u *Upload) Write(b []byte) (int, error) {
 }
 
 // WriteAt writes b at off. On storage that cannot write out of order, writes ahead of
-// the end are held back (up to a bound) until the bytes before them arrive.
+// the end are held back until the bytes before them arrive: in memory up to a bound,
+// past it in a temporary file.
 func (u *Upload) WriteAt(b []byte, off int64) (int, error) {
 	if u.w.CanWriteAt() {
 		u.mu.Lock()
@@ -91,14 +92,9 @@ func (u *Upload) WriteAt(b []byte, off int64) (int, error) {
 	case off < u.next:
 		return 0, u.fail(fmt.Errorf("xfer: rewrite at %d before %d on append-only storage: %w", off, u.next, errors.ErrUnsupported))
 	case off > u.next:
-		if _, dup := u.pending[off]; dup || u.held+len(b) > maxReorder {
-			return 0, u.fail(fmt.Errorf("xfer: write at %d too far ahead of %d on append-only storage: %w", off, u.next, errors.ErrUnsupported))
+		if err := u.ahead.put(off, b); err != nil {
+			return 0, u.fail(err)
 		}
-		if u.pending == nil {
-			u.pending = map[int64][]byte{}
-		}
-		u.pending[off] = append([]byte(nil), b...)
-		u.held += len(b)
 		return len(b), nil
 	}
 	n, err := u.w.Write(b)
@@ -107,12 +103,13 @@ func (u *Upload) WriteAt(b []byte, off int64) (int, error) {
 		return n, u.fail(err)
 	}
 	for {
-		p, ok := u.pending[u.next]
+		p, ok, err := u.ahead.take(u.next)
+		if err != nil {
+			return n, u.fail(err)
+		}
 		if !ok {
 			return n, nil
 		}
-		delete(u.pending, u.next)
-		u.held -= len(p)
 		m, err := u.w.Write(p)
 		u.next += int64(m)
 		if err != nil {
@@ -173,8 +170,11 @@ func (u *Upload) Close() error {
 		return nil
 	}
 	u.closed = true
-	if u.failed == nil && len(u.pending) > 0 {
-		u.fail(fmt.Errorf("xfer: %d bytes past a gap at %d never filled: %w", u.held, u.next, ErrInterrupted))
+	if writes, bytes := u.ahead.pending(); u.failed == nil && writes > 0 {
+		u.fail(fmt.Errorf("xfer: %d bytes past a gap at %d never filled: %w", bytes, u.next, ErrInterrupted))
+	}
+	if err := u.ahead.close(); err != nil {
+		u.log.Warn("upload reorder buffer", "path", u.path, "err", err)
 	}
 	if u.failed != nil {
 		if err := u.w.Abort(); err != nil {

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/filegate/filegate/core/vfs"
 	hostapi "github.com/filegate/filegate/hostapi/v1"
 )
 
@@ -58,7 +59,8 @@ var kinds = []error{
 // Error is what a client is told about a failed operation: the operation, the path
 // as the client named it and the kind of failure — never the chroot, a backend path
 // or a backend's own message. It unwraps to the kind (hostapi.ErrNotExist, ...,
-// ErrFailed), so protocol libraries can choose their status codes with errors.Is.
+// ErrFailed, or a *vfs.RefusedError, which matches hostapi.ErrPermission), so
+// protocol libraries can choose their status codes with errors.Is.
 type Error struct {
 	Op   string
 	Path string
@@ -100,5 +102,8 @@ func Fail(ctx context.Context, log *slog.Logger, op, p string, err error) error 
 		level = slog.LevelWarn
 	}
 	log.Log(ctx, level, "operation failed", "op", op, "path", p, "err", err)
+	if r := vfs.Refusal(err); r != nil {
+		kind = r // a policy's reason is meant for the client
+	}
 	return &Error{Op: op, Path: p, Kind: kind}
 }

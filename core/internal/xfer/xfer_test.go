@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"os"
 	"sync"
 	"testing"
 
@@ -110,7 +111,7 @@ func TestUploadAborts(t *testing.T) {
 		"gap never filled":  func(u *xfer.Upload) { u.WriteAt([]byte("late"), 100) },
 		"transfer error":    func(u *xfer.Upload) { u.Write([]byte("data")); u.TransferError(io.ErrUnexpectedEOF) },
 		"rewrite":           func(u *xfer.Upload) { u.Write([]byte("data")); u.WriteAt([]byte("x"), 0) },
-		"too far ahead":     func(u *xfer.Upload) { u.WriteAt(make([]byte, 17<<20), 1) },
+		"spilled, gap":      func(u *xfer.Upload) { u.WriteAt(make([]byte, 17<<20), 1) },
 		"write after error": func(u *xfer.Upload) { u.TransferError(io.EOF); u.Write([]byte("x")) },
 	} {
 		u, err := xfer.Create(t.Context(), log, fsys, "/"+name, vfs.CreateOptions{})
@@ -130,6 +131,47 @@ func TestUploadAborts(t *testing.T) {
 	}
 	if n := j.count(hostapi.EventFileUploaded); n != 0 {
 		t.Errorf("file.uploaded recorded %d times", n)
+	}
+}
+
+// TestUploadSpill writes 64 MiB to append-only storage in 32 KiB chunks in reverse
+// order, four times the in-memory reorder bound: the writes held back spill to a
+// temporary file, the file is stored whole, and no spill file is left after Close,
+// whether it commits or aborts.
+func TestUploadSpill(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	fsys, _ := newFS(appendOnly{memory.New()})
+	data := content(64 << 20)
+	reversed := func(p string, skipFirst bool) *xfer.Upload {
+		u, err := xfer.Create(t.Context(), log, fsys, p, vfs.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for off := len(data) - 32<<10; off >= 0; off -= 32 << 10 {
+			if off == 0 && skipFirst {
+				break
+			}
+			if _, err := u.WriteAt(data[off:off+32<<10], int64(off)); err != nil {
+				t.Fatalf("WriteAt(%d): %v", off, err)
+			}
+		}
+		return u
+	}
+	if err := reversed("/whole", false).Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if got := read(t, fsys, "/whole"); !bytes.Equal(got, data) {
+		t.Fatalf("stored %d bytes, differing from the %d written", len(got), len(data))
+	}
+	if err := reversed("/gap", true).Close(); err == nil {
+		t.Fatalf("Close with the first chunk missing: %v", err)
+	}
+	if _, err := fsys.Stat(t.Context(), "/gap"); !errors.Is(err, hostapi.ErrNotExist) {
+		t.Errorf("the upload with a gap is visible: %v", err)
+	}
+	if left, _ := os.ReadDir(tmp); len(left) != 0 {
+		t.Errorf("left in the temporary folder: %v", left)
 	}
 }
 

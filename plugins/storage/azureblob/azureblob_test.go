@@ -8,61 +8,31 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
-
 	"github.com/filegate/filegate/conformance/storagetest"
+	"github.com/filegate/filegate/conformance/testservers"
 	"github.com/filegate/filegate/core/gateway/gatewaytest"
 	hostapi "github.com/filegate/filegate/hostapi/v1"
 	"github.com/filegate/filegate/plugins/storage/azureblob"
 	"github.com/filegate/filegate/plugins/storage/internal/objstore/objstoretest"
 )
 
-// Azurite's well-known development account.
-const (
-	account       = "devstoreaccount1"
-	accountKey    = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
-	containerName = "filegate"
-)
+const containerName = testservers.Container
 
 // azurite is a running Azurite blob service with the test container.
-type azurite struct {
-	endpoint string // http://127.0.0.1:PORT/devstoreaccount1
-}
+type azurite struct{ *testservers.Azure }
 
-// start runs the azurite-blob that .ci/azurite.sh installs (or $FILEGATE_AZURITE), or
-// skips the test.
-func start(t testing.TB) *azurite {
-	t.Helper()
-	srv := objstoretest.StartServer(t, "FILEGATE_AZURITE", ".ci/cache/node/node_modules/.bin/azurite-blob", ".ci/azurite.sh",
-		func(port int, dir string) []string {
-			return []string{"--blobHost", "127.0.0.1", "--blobPort", fmt.Sprint(port), "--location", dir, "--skipApiVersionCheck", "--silent"}
-		})
-	az := &azurite{endpoint: "http://" + srv.Addr + "/" + account}
-	client, err := container.NewClientFromConnectionString(az.connectionString(), containerName, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := client.Create(t.Context(), nil); err != nil {
-		t.Fatalf("create container: %v", err)
-	}
-	return az
-}
-
-func (az *azurite) connectionString() string {
-	return fmt.Sprintf("DefaultEndpointsProtocol=http;AccountName=%s;AccountKey=%s;BlobEndpoint=%s;", account, accountKey, az.endpoint)
-}
+// start runs Azurite, or skips the test.
+func start(t testing.TB) azurite { return azurite{testservers.Azurite(t)} }
 
 // config returns the plugin's config table for a storage under prefix, with the
-// account key.
-func (az *azurite) config(prefix string) map[string]any {
-	return map[string]any{
-		"container": containerName, "prefix": prefix,
-		"account": account, "key": accountKey, "endpoint": az.endpoint,
-		"block_size": int64(1 << 20), "concurrency": int64(2),
-	}
+// account key and small blocks.
+func (az azurite) config(prefix string) map[string]any {
+	cfg := az.Config(prefix)
+	cfg["block_size"], cfg["concurrency"] = int64(1<<20), int64(2)
+	return cfg
 }
 
-func (az *azurite) open(t testing.TB, prefix string) hostapi.Storage {
+func (az azurite) open(t testing.TB, prefix string) hostapi.Storage {
 	t.Helper()
 	st, err := azureblob.Open(az.config(prefix))
 	if err != nil {
@@ -111,7 +81,7 @@ func TestBlocks(t *testing.T) {
 // TestCredentials opens the storage with each way to authenticate.
 func TestCredentials(t *testing.T) {
 	az := start(t)
-	st, err := azureblob.Open(map[string]any{"container": containerName, "connection_string": az.connectionString()})
+	st, err := azureblob.Open(map[string]any{"container": containerName, "connection_string": az.ConnectionString()})
 	if err != nil {
 		t.Fatalf("Open with a connection string: %v", err)
 	}
@@ -177,12 +147,6 @@ func TestRenameFolderMany(t *testing.T) {
 // through the REST API.
 func TestGatewayREST(t *testing.T) {
 	az := start(t)
-	toml := fmt.Sprintf(`
-[[storage]]
-name = "default"
-plugin = "azureblob"
-config = { container = %q, prefix = "gateway", connection_string = %q }
-`, containerName, az.connectionString())
-	e := gatewaytest.Start(t, toml, nil)
+	e := gatewaytest.Start(t, az.StorageTOML("default", "gateway"), nil)
 	objstoretest.RESTScenario(t, e, e.URL)
 }

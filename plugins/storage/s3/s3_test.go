@@ -12,12 +12,12 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
 
 	"github.com/filegate/filegate/conformance/storagetest"
+	"github.com/filegate/filegate/conformance/testservers"
 	"github.com/filegate/filegate/core/gateway/gatewaytest"
 	hostapi "github.com/filegate/filegate/hostapi/v1"
 	"github.com/filegate/filegate/plugins/storage/internal/objstore"
@@ -25,30 +25,21 @@ import (
 	"github.com/filegate/filegate/plugins/storage/s3"
 )
 
-const (
-	accessKey = "filegate-test"
-	secretKey = "filegate-test-secret"
-	bucket    = "filegate"
-)
+const bucket = testservers.Bucket
 
 // server is an S3 endpoint for the tests.
-type server struct {
-	endpoint string
-	client   *awss3.Client
-}
+type server struct{ *testservers.S3 }
 
-// config returns the plugin's config table for a storage under prefix.
-func (sv *server) config(prefix string) map[string]any {
-	return map[string]any{
-		"bucket": bucket, "prefix": prefix, "region": "us-east-1",
-		"endpoint": sv.endpoint, "path_style": true,
-		"access_key": accessKey, "secret_key": secretKey,
-		"part_size": int64(5 << 20), "concurrency": int64(2),
-	}
+// config returns the plugin's config table for a storage under prefix, with small
+// parts.
+func (sv server) config(prefix string) map[string]any {
+	cfg := sv.Config(prefix)
+	cfg["part_size"], cfg["concurrency"] = int64(5<<20), int64(2)
+	return cfg
 }
 
 // open opens a Storage under prefix.
-func (sv *server) open(t testing.TB, prefix string) *s3.Storage {
+func (sv server) open(t testing.TB, prefix string) *s3.Storage {
 	t.Helper()
 	st, err := s3.Open(sv.config(prefix))
 	if err != nil {
@@ -57,43 +48,21 @@ func (sv *server) open(t testing.TB, prefix string) *s3.Storage {
 	return st.(*s3.Storage)
 }
 
-func newServer(t testing.TB, endpoint string) *server {
-	t.Helper()
-	client := awss3.New(awss3.Options{
-		Region:       "us-east-1",
-		BaseEndpoint: aws.String(endpoint),
-		UsePathStyle: true,
-		Credentials:  credentials.NewStaticCredentialsProvider(accessKey, secretKey, ""),
-	})
-	if _, err := client.CreateBucket(t.Context(), &awss3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
-		t.Fatalf("create bucket: %v", err)
-	}
-	return &server{endpoint: endpoint, client: client}
-}
-
 // fake starts gofakes3 in process.
-func fake(t testing.TB) *server {
+func fake(t testing.TB) server {
 	t.Helper()
 	ts := httptest.NewServer(gofakes3.New(s3mem.New()).Server())
 	t.Cleanup(ts.Close)
-	return newServer(t, ts.URL)
+	return server{testservers.NewS3(t, ts.URL)}
 }
 
-// versitygw starts the versitygw binary .ci/versitygw.sh builds (or $FILEGATE_VERSITYGW)
-// over a temporary directory, or skips the test.
-func versitygw(t testing.TB) *server {
-	t.Helper()
-	srv := objstoretest.StartServer(t, "FILEGATE_VERSITYGW", ".ci/cache/bin/versitygw", ".ci/versitygw.sh",
-		func(port int, dir string) []string {
-			return []string{"--port", fmt.Sprintf("127.0.0.1:%d", port), "--access", accessKey, "--secret", secretKey, "posix", dir}
-		})
-	return newServer(t, "http://"+srv.Addr)
-}
+// versitygw starts versitygw, or skips the test.
+func versitygw(t testing.TB) server { return server{testservers.Versitygw(t)} }
 
 // prefixes gives each storage of a test its own prefix in the shared bucket.
 var prefixes atomic.Int64
 
-func conformance(t *testing.T, sv *server) {
+func conformance(t *testing.T, sv server) {
 	storagetest.Run(t, func(t *testing.T) hostapi.Storage {
 		return sv.open(t, fmt.Sprintf("conformance/%d", prefixes.Add(1)))
 	})
@@ -106,7 +75,7 @@ func TestConformanceVersitygw(t *testing.T) { conformance(t, versitygw(t)) }
 // TestMultipart writes files around the part size and reads them back whole and
 // from offsets.
 func TestMultipart(t *testing.T) {
-	for name, start := range map[string]func(testing.TB) *server{"gofakes3": fake, "versitygw": versitygw} {
+	for name, start := range map[string]func(testing.TB) server{"gofakes3": fake, "versitygw": versitygw} {
 		t.Run(name, func(t *testing.T) {
 			st := start(t).open(t, "multipart")
 			for _, size := range []int{5 << 20, 5<<20 + 1, 17<<20 + 3} {
@@ -170,9 +139,9 @@ func TestSweepTemp(t *testing.T) {
 	u.Abort()
 }
 
-func pendingUploads(t *testing.T, sv *server) int {
+func pendingUploads(t *testing.T, sv server) int {
 	t.Helper()
-	out, err := sv.client.ListMultipartUploads(t.Context(), &awss3.ListMultipartUploadsInput{Bucket: aws.String(bucket)})
+	out, err := sv.Client.ListMultipartUploads(t.Context(), &awss3.ListMultipartUploadsInput{Bucket: aws.String(bucket)})
 	if err != nil {
 		t.Fatalf("list multipart uploads: %v", err)
 	}
@@ -183,7 +152,7 @@ func pendingUploads(t *testing.T, sv *server) int {
 func TestFolderWithoutMarker(t *testing.T) {
 	sv := fake(t)
 	for _, key := range []string{"implicit/a/b/c.txt", "implicit/a.txt", "implicit/a-1"} {
-		_, err := sv.client.PutObject(t.Context(), &awss3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: strings.NewReader("x")})
+		_, err := sv.Client.PutObject(t.Context(), &awss3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: strings.NewReader("x")})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -231,7 +200,7 @@ func TestRenameResumes(t *testing.T) {
 	// Interrupt after a few objects: the context is cancelled by a failing copy.
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	failing := s3.New(sv.client, bucket, objstore.Options{Prefix: "resume/", Parts: objstore.PartPlan{Size: 5 << 20, MaxParts: 10000, MaxSize: 5 << 30}, Concurrency: 1})
+	failing := s3.New(sv.Client, bucket, objstore.Options{Prefix: "resume/", Parts: objstore.PartPlan{Size: 5 << 20, MaxParts: 10000, MaxSize: 5 << 30}, Concurrency: 1})
 	go func() {
 		for {
 			page, err := st.List(ctx, "/to", hostapi.ListOptions{})
@@ -302,13 +271,7 @@ func TestOpenConfig(t *testing.T) {
 // through the REST API.
 func TestGatewayREST(t *testing.T) {
 	sv := versitygw(t)
-	toml := fmt.Sprintf(`
-[[storage]]
-name = "default"
-plugin = "s3"
-config = { bucket = %q, prefix = "gateway", endpoint = %q, path_style = true, region = "us-east-1", access_key = %q, secret_key = %q }
-`, bucket, sv.endpoint, accessKey, secretKey)
-	e := gatewaytest.Start(t, toml, nil)
+	e := gatewaytest.Start(t, sv.StorageTOML("default", "gateway"), nil)
 	objstoretest.RESTScenario(t, e, e.URL)
 }
 

@@ -1,6 +1,6 @@
-// Package objstoretest holds what the object-store plugins' tests share: starting a
-// real server (versitygw, Azurite) built by the .ci scripts, a gateway scenario over
-// the REST API, and memory and throughput measurements.
+// Package objstoretest holds what the object-store plugins' tests share: a gateway
+// scenario over the REST API, and memory and throughput measurements. The servers
+// themselves are started by conformance/testservers.
 package objstoretest
 
 import (
@@ -12,13 +12,8 @@ import (
 	"fmt"
 	"io"
 	"mime/multipart"
-	"net"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -26,87 +21,6 @@ import (
 
 	hostapi "github.com/filegate/filegate/hostapi/v1"
 )
-
-// Server is a test server process listening on 127.0.0.1.
-type Server struct {
-	Addr string // 127.0.0.1:PORT
-	Dir  string // its data directory
-}
-
-// StartServer starts the program found in the environment variable env, or at rel
-// (relative to the repository root), with the arguments args returns for its port
-// and data directory; it skips the test when the program is missing (naming the .ci
-// script that installs it). The server is stopped when the test ends.
-func StartServer(t testing.TB, env, rel, script string, args func(port int, dir string) []string) *Server {
-	t.Helper()
-	bin := os.Getenv(env)
-	if bin == "" {
-		bin = filepath.Join(RepoRoot(t), rel)
-	}
-	if _, err := os.Stat(bin); err != nil {
-		t.Skipf("%s not found (set %s, or run %s): %v", filepath.Base(rel), env, script, err)
-	}
-	dir := t.TempDir()
-	port := freePort(t)
-	cmd := exec.Command(bin, args(port, dir)...)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", bin, err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-exited
-	})
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.Close()
-			return &Server{Addr: addr, Dir: dir}
-		}
-		select {
-		case <-exited:
-			t.Fatalf("%s exited: %s", bin, out.String())
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s did not listen on %s within 30s", bin, addr)
-		}
-	}
-}
-
-// RepoRoot returns the repository root: the folder of go.mod above the test's folder.
-func RepoRoot(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found above the test's folder")
-		}
-		dir = parent
-	}
-}
-
-func freePort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
 
 // Put writes a file through s and commits it, in writes of 32 KiB or less.
 func Put(t testing.TB, s hostapi.Storage, name string, data []byte) {
