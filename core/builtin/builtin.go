@@ -7,7 +7,11 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/filegate/filegate/examples/uploadpolicy"
 	hostapi "github.com/filegate/filegate/hostapi/v1"
+	"github.com/filegate/filegate/plugins/rules/mirror"
+	"github.com/filegate/filegate/plugins/rules/retention"
+	"github.com/filegate/filegate/plugins/rules/webhook"
 	"github.com/filegate/filegate/plugins/storage/azureblob"
 	"github.com/filegate/filegate/plugins/storage/local"
 	"github.com/filegate/filegate/plugins/storage/memory"
@@ -20,6 +24,30 @@ var storages = map[string]hostapi.Opener{
 	"memory":    memory.Open,
 	"s3":        s3.Open,
 	"azureblob": azureblob.Open,
+}
+
+// rules are the built-in rule plugins by name.
+var rules = map[string]hostapi.Rule{
+	"webhook":   webhook.Rule{},
+	"retention": retention.Rule{},
+	"mirror":    mirror.Rule{},
+}
+
+// Rule returns the built-in rule plugin name (plugin.Options.Builtin).
+func Rule(name string) (hostapi.Plugin, bool) {
+	r, ok := rules[name]
+	return r, ok
+}
+
+// auths are the built-in auth plugins by name.
+var auths = map[string]hostapi.Auth{
+	"uploadpolicy": uploadpolicy.Policy{},
+}
+
+// Auth returns the built-in auth plugin name (plugin.Options.Builtin for [[auth]]).
+func Auth(name string) (hostapi.Plugin, bool) {
+	a, ok := auths[name]
+	return a, ok
 }
 
 // OpenStorage opens the built-in storage plugin name with its config table.

@@ -31,6 +31,7 @@ type Config struct {
 	Security Security  `toml:"security"`
 	Storage  []Storage `toml:"storage"`
 	Rules    []Rule    `toml:"rules"`
+	Auth     []Auth    `toml:"auth"`
 
 	// path is the file the config was read from; relative paths are resolved against
 	// its folder.
@@ -83,9 +84,20 @@ type Storage struct {
 	Name   string         `toml:"name"`
 	Plugin string         `toml:"plugin"`
 	Config map[string]any `toml:"config"`
+	// Listing says what answers FTP and SFTP folder listings: "direct" (the default)
+	// asks the backend; "metadata" reads the metadata tree, which is much faster on
+	// object storage but sees only what went through the gateway (run `filegate
+	// reindex` after changing the storage behind its back).
+	Listing string `toml:"listing"`
 }
 
-// Rule is one [[rules]] automation rule.
+// Listing modes of a [[storage]].
+const (
+	ListingDirect   = "direct"
+	ListingMetadata = "metadata"
+)
+
+// Rule is one [[rules]] automation rule (see rules.go).
 type Rule struct {
 	Name     string         `toml:"name"`
 	Plugin   string         `toml:"plugin"`
@@ -94,6 +106,7 @@ type Rule struct {
 	Paths    []string       `toml:"paths"`
 	Allow    []string       `toml:"allow"`
 	Config   map[string]any `toml:"config"`
+	Limits   RuleLimits     `toml:"limits"`
 }
 
 // Parse decodes TOML text, applies defaults and validates the result. path names the
@@ -131,7 +144,7 @@ func Parse(text, path string) (*Config, error) {
 // isFreeForm reports whether k lies inside a plugin's own config table, which the
 // plugin decodes and validates itself.
 func isFreeForm(k toml.Key) bool {
-	return len(k) >= 2 && (k[0] == "storage" || k[0] == "rules") && k[1] == "config"
+	return len(k) >= 2 && (k[0] == "storage" || k[0] == "rules" || k[0] == "auth") && k[1] == "config"
 }
 
 // Load reads and parses the file at path.
@@ -199,6 +212,7 @@ func (c *Config) applyDefaults() {
 	if c.Security.BanTime == 0 {
 		c.Security.BanTime = Duration(15 * time.Minute)
 	}
+	c.applyAuthDefaults()
 }
 
 func (c *Config) validate() error {
@@ -247,8 +261,13 @@ func (c *Config) validate() error {
 			return fmt.Errorf("storage %q: name used twice", s.Name)
 		}
 		seen[s.Name] = true
+		switch s.Listing {
+		case "", ListingDirect, ListingMetadata:
+		default:
+			return fmt.Errorf("storage %q: listing = %q: want %q or %q", s.Name, s.Listing, ListingDirect, ListingMetadata)
+		}
 	}
-	return nil
+	return errors.Join(c.validateRules(), c.validateAuth())
 }
 
 // PassiveRange parses passive_ports "lo-hi".

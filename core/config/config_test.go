@@ -38,6 +38,7 @@ func TestStrictDecoding(t *testing.T) {
 		"[store]\ndriver = \"mysql\"\n":         "store.driver",
 		"[[storage]]\nplugin = \"local\"\n":     "name is required",
 		"[[storage]]\nname = \"a\"\nplugin = \"local\"\n[[storage]]\nname = \"a\"\nplugin = \"local\"\n": "used twice",
+		"[[storage]]\nname = \"a\"\nplugin = \"s3\"\nlisting = \"cached\"\n":                             "listing",
 	} {
 		_, err := Parse(text, "gateway.toml")
 		if err == nil || !strings.Contains(err.Error(), want) {
@@ -78,5 +79,33 @@ func TestParseSize(t *testing.T) {
 		if _, err := ParseSize(bad); err == nil {
 			t.Errorf("ParseSize(%q) accepted", bad)
 		}
+	}
+}
+
+func TestRuleValidation(t *testing.T) {
+	rule := func(body string) string { return "[[rules]]\n" + body }
+	for text, want := range map[string]string{
+		rule("plugin = \"webhook\"\nevents = [\"file.uploaded\"]\n"):                                                                                "rules[0].name is required",
+		rule("name = \"a\"\nevents = [\"file.uploaded\"]\n"):                                                                                        `rule "a": plugin: is required`,
+		rule("name = \"a\"\nplugin = \"webhook\"\n"):                                                                                                `rule "a": events: a rule needs events, a schedule`,
+		rule("name = \"a\"\nplugin = \"webhook\"\nevents = [\"file.uplaoded\"]\n"):                                                                  `rule "a": events: unknown event type "file.uplaoded"`,
+		rule("name = \"a\"\nplugin = \"retention\"\nschedule = \"@every soon\"\n"):                                                                  `rule "a": schedule: schedule "@every soon"`,
+		rule("name = \"a\"\nplugin = \"retention\"\nschedule = \"61 * * * *\"\n"):                                                                   `rule "a": schedule: schedule "61 * * * *": minute field`,
+		rule("name = \"a\"\nplugin = \"mirror\"\nevents = [\"file.uploaded\"]\npaths = [\"in/**\"]\n"):                                              `rule "a": paths: glob "in/**": must start with /`,
+		rule("name = \"a\"\nplugin = \"mirror\"\nevents = [\"file.uploaded\"]\nallow = [\"disk\"]\n"):                                               `rule "a": allow: "disk" is not a capability`,
+		rule("name = \"a\"\nplugin = \"x\"\nevents = [\"file.uploaded\"]\nlimits = { retries = 3 }\n"):                                              "unknown key rules.limits.retries",
+		rule("name = \"a\"\nplugin = \"x\"\nevents = [\"file.uploaded\"]\n") + rule("name = \"a\"\nplugin = \"x\"\nevents = [\"file.uploaded\"]\n"): `rule "a": name: used by two rules`,
+	} {
+		_, err := Parse(text, "gateway.toml")
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: err = %v, want it to mention %q", text, err, want)
+		}
+	}
+	c, err := Parse(rule("name = \"hook\"\nplugin = \"webhook\"\nevents = [\"file.uploaded\"]\npaths = [\"/in/**\"]\nallow = [\"http:example.com\"]\nconfig = { url = \"https://example.com/h\" }\nlimits = { max_attempts = 3, timeout = \"5s\" }\n"), "gateway.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l := c.Rules[0].Limits.WithDefaults(); l.MaxAttempts != 3 || l.Timeout.D() != 5*time.Second || l.Concurrency != DefaultConcurrency {
+		t.Fatalf("limits = %+v", l)
 	}
 }

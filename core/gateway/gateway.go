@@ -7,11 +7,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"sync"
-	"time"
 
 	"github.com/filegate/filegate/core/accounts"
 	"github.com/filegate/filegate/core/auth"
@@ -20,6 +18,7 @@ import (
 	"github.com/filegate/filegate/core/console"
 	"github.com/filegate/filegate/core/guard"
 	"github.com/filegate/filegate/core/httpapi"
+	"github.com/filegate/filegate/core/rules"
 	"github.com/filegate/filegate/core/store"
 	"github.com/filegate/filegate/core/vfs"
 	hostapi "github.com/filegate/filegate/hostapi/v1"
@@ -33,8 +32,11 @@ type Gateway struct {
 	Guard    *guard.Guard
 	Log      *slog.Logger
 
-	backends map[string]hostapi.Storage
-	api      *httpapi.API
+	backends   map[string]hostapi.Storage
+	rootTenant map[string]int64 // backend → the first tenant with its root at "/"
+	rules      *rules.Engine
+	auth       *authChain // the [[auth]] plugins
+	api        *httpapi.API
 
 	mu    sync.Mutex
 	addrs map[string]net.Addr // listener name → bound address, once Run has bound it
@@ -65,14 +67,21 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Gateway, 
 	g.Accounts = &accounts.Service{Store: st, Tokens: auth.NewTokens(key, cfg.HTTP.TokenTTL.D()), EnsureDir: g.ensureDir}
 	sec := cfg.Security
 	g.Guard = guard.New(sec.BanThreshold, sec.BanWindow.D(), sec.BanTime.D())
-	g.Guard.OnBan = func(addr netip.Addr, until time.Time, protocol, account string) {
-		log.Warn("banned address after repeated failed logins", "addr", addr, "until", until, "protocol", protocol, "account", account)
+	g.Guard.OnBan = g.banned
+	if err := g.openAuth(ctx); err != nil {
+		st.Close()
+		return nil, err
+	}
+	if err := g.openRules(ctx); err != nil {
+		g.auth.close(ctx)
+		st.Close()
+		return nil, err
 	}
 	g.api = httpapi.New(httpapi.Options{
 		Accounts: g.Accounts, Store: st, Log: log.With("component", "http"),
 		RateLimit: cfg.HTTP.RateLimit, RateWindow: cfg.HTTP.RateWindow.D(), MaxJSONBody: int64(cfg.HTTP.MaxJSONBody), MaxUpload: int64(cfg.HTTP.MaxUpload), SpoolDir: filepath.Join(cfg.DataPath(), "spool"),
 		Files: g, Guard: g.Guard,
-		Fallback: console.Handler(), Status: g.status,
+		Fallback: console.Handler(), Status: g.status, Rules: g.rules,
 	})
 	return g, nil
 }
@@ -134,14 +143,32 @@ func (g *Gateway) Backend(name string) (hostapi.Storage, error) {
 func (g *Gateway) SetBackend(name string, b hostapi.Storage) { g.backends[name] = b }
 
 // TenantFS returns a view of tenant t's storage for one session. Chroot and rights come
-// from the session.
+// from the session. FTP and SFTP sessions list folders from the metadata tree when the
+// storage says listing = "metadata"; the REST API lists the physical storage.
 func (g *Gateway) TenantFS(t store.Tenant, s vfs.Session) (*vfs.FS, error) {
 	b, err := g.Backend(t.Storage)
 	if err != nil {
 		return nil, err
 	}
 	s.TenantID, s.TenantRoot = t.ID, t.StorageRoot
-	return vfs.New(b, g.Store, s), nil
+	fs := vfs.New(b, g.Store, s)
+	switch s.Protocol {
+	case "ftp", "ftps", "sftp":
+		if g.listing(t.Storage) == config.ListingMetadata {
+			fs.ListFrom(g.Store)
+		}
+	}
+	return fs, nil
+}
+
+// listing returns the listing mode of the storage named name.
+func (g *Gateway) listing(name string) string {
+	for _, s := range g.Config.Storage {
+		if s.Name == name && s.Listing != "" {
+			return s.Listing
+		}
+	}
+	return config.ListingDirect
 }
 
 // FS implements httpapi.Files: a REST API account sees its tenant's storage under its
@@ -152,11 +179,15 @@ func (g *Gateway) FS(ctx context.Context, who accounts.Principal, remoteAddr str
 	if g.Config.HTTP.TLS {
 		protocol = "https"
 	}
-	return g.TenantFS(who.Tenant, vfs.Session{
+	fs, err := g.TenantFS(who.Tenant, vfs.Session{
 		Chroot: who.Account.PathPrefix, Account: who.Account.AccessKey, Protocol: protocol, RemoteAddr: remoteAddr,
 		Rights: vfs.Rights{Read: has(auth.ScopeFileRead), List: has(auth.ScopeFileList), Write: has(auth.ScopeFileCreate),
 			Delete: has(auth.ScopeFileDelete), Rename: has(auth.ScopeFileRename)},
 	})
+	if err != nil {
+		return nil, err
+	}
+	return fs.AuthorizeWith(g.authorizer()), nil
 }
 
 // ensureDir creates an FTP account's chroot in its tenant's storage.
@@ -195,6 +226,7 @@ func (g *Gateway) frontEnds() ([]frontEnd, error) {
 // ready, when not nil, is closed once every listener is bound. Run closes the store.
 func (g *Gateway) Run(ctx context.Context, ready chan<- struct{}) error {
 	defer g.Store.Close()
+	defer g.auth.close(context.WithoutCancel(ctx))
 	fes, err := g.frontEnds()
 	if err != nil {
 		return err
@@ -221,6 +253,11 @@ func (g *Gateway) Run(ctx context.Context, ready chan<- struct{}) error {
 			}
 		}()
 	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		g.rules.Run(ctx)
+	}()
 	if ready != nil {
 		close(ready)
 	}

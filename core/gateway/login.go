@@ -44,7 +44,7 @@ func (g *Gateway) Login(ctx context.Context, protocol string, remote net.Addr, u
 	if banned, _ := g.Guard.Banned(addr); banned {
 		return store.FTPAccount{}, store.Tenant{}, ErrBanned
 	}
-	a, t, err := g.Accounts.LoginFTPAccount(ctx, username, cred, addr)
+	a, t, err := g.login(ctx, protocol, remote, username, cred)
 	if err != nil {
 		if !countFailure {
 			return a, t, err
@@ -84,6 +84,46 @@ func (g *Gateway) banned(addr netip.Addr, until time.Time, protocol, account str
 	}
 }
 
+// login asks the [[auth]] plugins, then, when they all abstain, the FTP accounts. A
+// plugin's Deny refuses the login; its Allow admits the (existing, enabled) account
+// without checking the credential, with the plugin's overrides applied.
+func (g *Gateway) login(ctx context.Context, protocol string, remote net.Addr, username string, cred accounts.Credential) (store.FTPAccount, store.Tenant, error) {
+	addr := AddrOf(remote)
+	if g.authorizer() == nil {
+		return g.Accounts.LoginFTPAccount(ctx, username, cred, addr)
+	}
+	login := hostapi.Login{Protocol: protocol, Username: username, RemoteAddr: remote.String()}
+	if cred.Password != nil {
+		login.Password = *cred.Password
+	}
+	if cred.PublicKey != nil {
+		login.PublicKey = cred.PublicKey.Marshal()
+	}
+	res, by := g.auth.authenticate(ctx, login)
+	switch res.Verdict {
+	case hostapi.VerdictDeny:
+		a, _ := g.Store.FTPAccountByUsername(ctx, username) // its tenant records login.failed
+		return a, store.Tenant{}, fmt.Errorf("%w: auth plugin %q denied the login: %s", accounts.ErrUnauthorized, by, res.Reason)
+	case hostapi.VerdictAllow:
+		a, t, err := g.Accounts.VouchedFTPAccount(ctx, username, addr)
+		if err != nil {
+			return a, t, err
+		}
+		if res.AccessRights != "" {
+			a.AccessRights = res.AccessRights
+		}
+		if res.Chroot != "" && res.Chroot != a.Chroot {
+			a.Chroot = res.Chroot
+			if err := g.ensureDir(ctx, t, a.Chroot); err != nil {
+				return a, store.Tenant{}, fmt.Errorf("creating the chroot %q auth plugin %q chose: %w", a.Chroot, by, err)
+			}
+		}
+		g.Log.Debug("auth plugin allowed a login", "plugin", by, "user", username, "protocol", protocol, "reason", res.Reason)
+		return a, t, nil
+	}
+	return g.Accounts.LoginFTPAccount(ctx, username, cred, addr)
+}
+
 func (g *Gateway) recordLogin(ctx context.Context, tenantID int64, typ, protocol, account string, remote net.Addr) {
 	ev := hostapi.Event{Time: time.Now().UTC(), Type: typ, Protocol: protocol, Account: account, Path: "/", RemoteAddr: remote.String()}
 	if err := g.Store.Record(ctx, tenantID, ev); err != nil {
@@ -100,5 +140,9 @@ func (g *Gateway) AccountFS(a store.FTPAccount, t store.Tenant, protocol string,
 	if err != nil {
 		return nil, fmt.Errorf("gateway: account %q: %w", a.Username, err)
 	}
-	return g.TenantFS(t, vfs.Session{Chroot: a.Chroot, Account: a.Username, Protocol: protocol, RemoteAddr: remote.String(), Rights: rights})
+	fs, err := g.TenantFS(t, vfs.Session{Chroot: a.Chroot, Account: a.Username, Protocol: protocol, RemoteAddr: remote.String(), Rights: rights})
+	if err != nil {
+		return nil, err
+	}
+	return fs.AuthorizeWith(g.authorizer()), nil
 }

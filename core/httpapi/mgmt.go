@@ -53,6 +53,10 @@ func (a *API) routes() {
 	if a.opt.Files != nil {
 		a.fileRoutes()
 	}
+	if a.opt.Rules != nil {
+		a.ruleRoutes()
+		a.webhookRoutes()
+	}
 	a.consoleRoutes()
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/filegate/filegate/core/accounts"
 	"github.com/filegate/filegate/core/store"
+	"github.com/filegate/filegate/core/vfs"
 	hostapi "github.com/filegate/filegate/hostapi/v1"
 	"github.com/valyala/fasthttp"
 )
@@ -33,6 +34,8 @@ func statusOf(err error) (int, string) {
 	switch {
 	case errors.As(err, &he):
 		return he.status, he.msg
+	case vfs.Refusal(err) != nil:
+		return fasthttp.StatusForbidden, vfs.Refusal(err).Error()
 	case errors.Is(err, accounts.ErrInvalid):
 		return fasthttp.StatusBadRequest, err.Error()
 	case errors.Is(err, accounts.ErrUnauthorized):
@@ -41,7 +44,7 @@ func statusOf(err error) (int, string) {
 		return fasthttp.StatusForbidden, err.Error()
 	case errors.Is(err, store.ErrNotFound), errors.Is(err, hostapi.ErrNotExist):
 		return fasthttp.StatusNotFound, err.Error()
-	case errors.Is(err, store.ErrDuplicate), errors.Is(err, hostapi.ErrExist), errors.Is(err, hostapi.ErrNotEmpty):
+	case errors.Is(err, store.ErrDuplicate), errors.Is(err, store.ErrConflict), errors.Is(err, hostapi.ErrExist), errors.Is(err, hostapi.ErrNotEmpty):
 		return fasthttp.StatusConflict, err.Error()
 	case errors.Is(err, hostapi.ErrIsDir), errors.Is(err, hostapi.ErrNotDir), errors.Is(err, hostapi.ErrInvalid):
 		return fasthttp.StatusBadRequest, err.Error()

@@ -39,6 +39,8 @@ type Options struct {
 	Fallback fasthttp.RequestHandler
 	// Status, when set, describes the running node for GET /overview.
 	Status func(ctx context.Context) Status
+	// Rules, when set, serves /rules and /webhooks.
+	Rules RuleEngine
 }
 
 // Guard is the brute-force protection shared by every protocol.

@@ -96,6 +96,64 @@ var migrations = []string{
 		expires_at BIGINT NOT NULL,
 		created_at BIGINT NOT NULL
 	);`,
+	// 3: the rules engine (rules.go) and API-managed webhooks (webhooks.go).
+	`CREATE TABLE rule_cursors (
+		rule TEXT PRIMARY KEY,
+		last_event_id BIGINT NOT NULL
+	);
+	CREATE TABLE rule_runs (
+		id {{id}},
+		rule TEXT NOT NULL,
+		tenant_id BIGINT NOT NULL,
+		event_id BIGINT NOT NULL,
+		path TEXT NOT NULL,
+		due_at BIGINT NOT NULL,
+		status TEXT NOT NULL,
+		attempts INTEGER NOT NULL,
+		next_at BIGINT NOT NULL,
+		lease_until BIGINT NOT NULL,
+		owner TEXT NOT NULL,
+		last_error TEXT NOT NULL,
+		created_at BIGINT NOT NULL,
+		updated_at BIGINT NOT NULL
+	);
+	CREATE UNIQUE INDEX rule_runs_event ON rule_runs(rule, event_id) WHERE event_id > 0;
+	CREATE INDEX rule_runs_claim ON rule_runs(rule, status, id);
+	CREATE INDEX rule_runs_order ON rule_runs(rule, path, id);
+	CREATE TABLE rule_attempts (
+		id {{id}},
+		run_id BIGINT NOT NULL REFERENCES rule_runs(id) ON DELETE CASCADE,
+		attempt INTEGER NOT NULL,
+		started_at BIGINT NOT NULL,
+		duration_ms BIGINT NOT NULL,
+		status_code INTEGER NOT NULL,
+		error TEXT NOT NULL
+	);
+	CREATE INDEX rule_attempts_run ON rule_attempts(run_id, id);
+	CREATE TABLE rule_schedules (
+		rule TEXT PRIMARY KEY,
+		next_at BIGINT NOT NULL
+	);
+	CREATE TABLE webhooks (
+		id {{id}},
+		tenant_id BIGINT NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+		url TEXT NOT NULL,
+		events TEXT NOT NULL,
+		path_prefix TEXT NOT NULL,
+		secret TEXT NOT NULL,
+		enabled INTEGER NOT NULL,
+		created_at BIGINT NOT NULL,
+		updated_at BIGINT NOT NULL
+	);
+	CREATE INDEX webhooks_tenant ON webhooks(tenant_id, id);`,
+	// 4: the plugins' key-value store (kv.go); namespace is the plugin's name.
+	`CREATE TABLE plugin_kv (
+		namespace TEXT NOT NULL,
+		key TEXT NOT NULL,
+		value {{blob}} NOT NULL,
+		updated_at BIGINT NOT NULL,
+		PRIMARY KEY (namespace, key)
+	) {{clustered}};`,
 }
 
 // migrate applies the migrations the database has not seen yet, each in a transaction,
