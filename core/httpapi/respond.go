@@ -83,17 +83,23 @@ type list[T any] struct {
 	Total  int `json:"total"`
 }
 
+// drainLimit is how much of an oversized body is read and thrown away before the 413.
+const drainLimit = 8 << 20
+
 // decodeJSON reads a JSON request body into v strictly: unknown fields, trailing data,
 // wrong types and bodies over max bytes are 4xx errors that name the problem.
 func decodeJSON(ctx *fasthttp.RequestCtx, max int64, v any) error {
-	if n := ctx.Request.Header.ContentLength(); n > 0 && int64(n) > max {
-		return errorf(fasthttp.StatusRequestEntityTooLarge, "request body of %d bytes is over the limit of %d", n, max)
-	}
 	var r io.Reader
 	if s := ctx.RequestBodyStream(); s != nil {
 		r = s
 	} else {
 		r = bytes.NewReader(ctx.PostBody())
+	}
+	if n := ctx.Request.Header.ContentLength(); n > 0 && int64(n) > max {
+		// Read (a bounded part of) what the client is sending before answering, so it
+		// gets the 413 instead of a connection reset in the middle of its upload.
+		io.Copy(io.Discard, io.LimitReader(r, drainLimit))
+		return errorf(fasthttp.StatusRequestEntityTooLarge, "request body of %d bytes is over the limit of %d", n, max)
 	}
 	body, err := io.ReadAll(io.LimitReader(r, max+1))
 	if err != nil {
