@@ -112,8 +112,9 @@ type Engine struct {
 	syncWake     chan struct{}
 	gaps         map[int64]time.Time // first missing id of a hole → when first seen
 
-	runCtx context.Context // set by Run: the workers' parent
-	wg     sync.WaitGroup  // the workers
+	runCtx   context.Context // set by Run: the workers' parent
+	wg       sync.WaitGroup  // the workers
+	finisher *finisher       // records the workers' outcomes in batches
 }
 
 // rule is one loaded rule and its worker.
@@ -144,7 +145,8 @@ func New(ctx context.Context, opt Options, specs []Spec) (*Engine, error) {
 	var b [4]byte
 	rand.Read(b[:])
 	e := &Engine{opt: opt, owner: fmt.Sprintf("%s:%d:%s", host, os.Getpid(), hex.EncodeToString(b[:])), log: opt.Log.With("component", "rules"),
-		rules: map[string]*rule{}, dispatchWake: make(chan struct{}, 1), syncWake: make(chan struct{}, 1), gaps: map[int64]time.Time{}}
+		rules: map[string]*rule{}, dispatchWake: make(chan struct{}, 1), syncWake: make(chan struct{}, 1), gaps: map[int64]time.Time{},
+		finisher: newFinisher(opt.Store)}
 	var names []string
 	for _, s := range specs {
 		r, err := e.load(ctx, s)
@@ -196,6 +198,11 @@ func (l Limits) withDefaults() Limits {
 func (e *Engine) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	stopFinisher, finisherDone := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(finisherDone)
+		e.finisher.run(stopFinisher)
+	}()
 	e.mu.Lock()
 	e.runCtx = ctx
 	for _, r := range e.rules {
@@ -214,7 +221,9 @@ func (e *Engine) Run(ctx context.Context) error {
 	}
 	<-ctx.Done()
 	wg.Wait()
-	e.wg.Wait()
+	e.wg.Wait() // no worker is left to finish a run
+	close(stopFinisher)
+	<-finisherDone
 	e.closeAll(context.WithoutCancel(ctx))
 	return nil
 }

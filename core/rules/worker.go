@@ -122,7 +122,7 @@ func (e *Engine) execute(ctx context.Context, r *rule, j job) {
 	}
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), leaseMargin)
 	defer cancel()
-	if err := e.opt.Store.FinishRun(fctx, run, e.owner, o); err != nil {
+	if err := e.finisher.finish(fctx, store.Finish{Run: run, Owner: e.owner, Outcome: o}); err != nil {
 		e.log.Warn("recording a rule run", "rule", r.spec.Name, "run", run.ID, "err", err)
 	}
 }

@@ -320,35 +320,52 @@ type Outcome struct {
 	RetryAt time.Time
 }
 
+// Finish is one finished attempt of a run claimed by Owner.
+type Finish struct {
+	Run     Run
+	Owner   string
+	Outcome Outcome
+}
+
 // FinishRun records one attempt of a run claimed by owner and moves the run to its
-// next status, in one transaction. If the lease was lost meanwhile (another node took
-// the run over) the attempt is still recorded but the run is left to its new owner,
-// and the error matches ErrConflict.
+// next status (see FinishRuns).
 func (s *Store) FinishRun(ctx context.Context, run Run, owner string, o Outcome) error {
-	a := o.Attempt
-	lost := false
+	return s.FinishRuns(ctx, []Finish{{Run: run, Owner: owner, Outcome: o}})[0]
+}
+
+// FinishRuns records the attempts of several runs and moves each to its next status,
+// all in one transaction: a busy engine finishes many runs at once, and on SQLite every
+// write transaction queues behind the others, uploads' events included. It returns one
+// error per run: if a run's lease was lost meanwhile (another node took it over) its
+// attempt is still recorded but the run is left to its new owner, and its error matches
+// ErrConflict.
+func (s *Store) FinishRuns(ctx context.Context, fs []Finish) []error {
+	errs := make([]error, len(fs))
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, s.d.Rebind(`INSERT INTO rule_attempts (run_id, attempt, started_at, duration_ms, status_code, error) VALUES (?, ?, ?, ?, ?, ?)`),
-			run.ID, run.Attempts, ms(a.StartedAt), a.DurationMs, a.StatusCode, a.Error); err != nil {
-			return err
+		for i, f := range fs {
+			a := f.Outcome.Attempt
+			if _, err := tx.ExecContext(ctx, s.d.Rebind(`INSERT INTO rule_attempts (run_id, attempt, started_at, duration_ms, status_code, error) VALUES (?, ?, ?, ?, ?, ?)`),
+				f.Run.ID, f.Run.Attempts, ms(a.StartedAt), a.DurationMs, a.StatusCode, a.Error); err != nil {
+				return err
+			}
+			res, err := tx.ExecContext(ctx, s.d.Rebind(`UPDATE rule_runs SET status = ?, next_at = ?, lease_until = 0, last_error = ?, updated_at = ?
+				WHERE id = ? AND owner = ? AND attempts = ? AND status = 'running'`),
+				f.Outcome.Status, ms(f.Outcome.RetryAt), a.Error, ms(now()), f.Run.ID, f.Owner, f.Run.Attempts)
+			if err != nil {
+				return err
+			}
+			if n, err := res.RowsAffected(); err == nil && n == 0 {
+				errs[i] = fmt.Errorf("store: run %d of rule %q: lease lost to another node: %w", f.Run.ID, f.Run.Rule, ErrConflict)
+			}
 		}
-		res, err := tx.ExecContext(ctx, s.d.Rebind(`UPDATE rule_runs SET status = ?, next_at = ?, lease_until = 0, last_error = ?, updated_at = ?
-			WHERE id = ? AND owner = ? AND attempts = ? AND status = 'running'`),
-			o.Status, ms(o.RetryAt), a.Error, ms(now()), run.ID, owner, run.Attempts)
-		if err != nil {
-			return err
-		}
-		n, err := res.RowsAffected()
-		lost = err == nil && n == 0
-		return err
+		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("store: finish run %d of rule %q: %w", run.ID, run.Rule, err)
+		for i, f := range fs {
+			errs[i] = fmt.Errorf("store: finish run %d of rule %q: %w", f.Run.ID, f.Run.Rule, err)
+		}
 	}
-	if lost {
-		return fmt.Errorf("store: run %d of rule %q: lease lost to another node: %w", run.ID, run.Rule, ErrConflict)
-	}
-	return nil
+	return errs
 }
 
 // RetryRun puts a parked (failed) run of rule back in the queue with a fresh count of
