@@ -37,6 +37,12 @@ func fgAlloc(size uint32) uint32 {
 	return uint32(uintptr(unsafe.Pointer(unsafe.SliceData(reqBuf))))
 }
 
+// fgBuffer is fg_alloc with a longer promise: reqBuf stays as it is until the next
+// fg_alloc or fg_buffer, so the host writes request after request into it.
+//
+//go:wasmexport fg_buffer
+func fgBuffer(size uint32) uint32 { return fgAlloc(size) }
+
 //go:wasmexport fg_call
 func fgCall(method, ptr, size uint32) uint64 {
 	var req []byte

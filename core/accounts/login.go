@@ -48,11 +48,30 @@ func (s *Service) LoginFTPAccount(ctx context.Context, username string, cred Cre
 	default:
 		return a, store.Tenant{}, fmt.Errorf("%w: no credential", ErrUnauthorized)
 	}
+	return s.admit(ctx, a, addr)
+}
+
+// VouchedFTPAccount is LoginFTPAccount for a login an auth plugin has already
+// allowed: the credential is not checked, but the account must exist and be enabled,
+// and addr must be in its AllowedIPs.
+func (s *Service) VouchedFTPAccount(ctx context.Context, username string, addr netip.Addr) (store.FTPAccount, store.Tenant, error) {
+	a, err := s.Store.FTPAccountByUsername(ctx, username)
+	if errors.Is(err, store.ErrNotFound) {
+		return a, store.Tenant{}, fmt.Errorf("%w: no FTP account %q (an auth plugin allowed the login, but the account must exist)", ErrUnauthorized, username)
+	}
+	if err != nil {
+		return a, store.Tenant{}, err
+	}
+	return s.admit(ctx, a, addr)
+}
+
+// admit checks what applies to every login of a: enabled, from an allowed address.
+func (s *Service) admit(ctx context.Context, a store.FTPAccount, addr netip.Addr) (store.FTPAccount, store.Tenant, error) {
 	if !a.Enabled {
-		return a, store.Tenant{}, fmt.Errorf("%w: FTP account %q is disabled", ErrUnauthorized, username)
+		return a, store.Tenant{}, fmt.Errorf("%w: FTP account %q is disabled", ErrUnauthorized, a.Username)
 	}
 	if !IPAllowed(a.AllowedIPs, addr) {
-		return a, store.Tenant{}, fmt.Errorf("%w: %s is not in AllowedIPs of %q", ErrUnauthorized, addr, username)
+		return a, store.Tenant{}, fmt.Errorf("%w: %s is not in AllowedIPs of %q", ErrUnauthorized, addr, a.Username)
 	}
 	t, err := s.Store.Tenant(ctx, a.TenantID)
 	return a, t, err

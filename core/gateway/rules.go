@@ -93,7 +93,7 @@ func (g *Gateway) loadRule(ctx context.Context, spec rules.Spec) (rules.Runner, 
 	}
 	p, err := plugin.Load(ctx, plugin.Options{
 		Name: spec.Name, Plugin: src, Kind: hostapi.KindRule, Allow: spec.Allow, Config: spec.Config,
-		Builtin: builtin.Rule,
+		Builtin: builtin.Rule, KV: g.PluginKV(),
 		Storage: func(name string) (hostapi.Storage, bool) {
 			b, ok := g.backends[name]
 			if !ok {

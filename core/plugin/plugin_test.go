@@ -204,3 +204,23 @@ func TestBuiltin(t *testing.T) {
 		t.Fatalf("kind: %v", err)
 	}
 }
+
+// TestWASMRequestBuffer sends requests that fit the instance's fg_buffer buffer, outgrow
+// it and fit again: each must arrive whole (the hostile guest's /kv case echoes the
+// account through the key-value store).
+func TestWASMRequestBuffer(t *testing.T) {
+	opts := testOptions(t, guests.hostile, hostapi.CapKV)
+	opts.Limits.Instances = 1
+	p := mustLoad(t, opts)
+	for _, n := range []int{10, 60 << 10, 1 << 10, 9 << 10, 3} {
+		ev := event("/kv")
+		ev.Account = strings.Repeat("a", n-1) + "z"
+		if err := p.OnEvent(context.Background(), ev); err != nil {
+			t.Fatalf("a %d-byte account: %v", n, err)
+		}
+		v, found, _ := opts.KV.Get(context.Background(), "test", "k")
+		if !found || string(v) != ev.Account {
+			t.Fatalf("a %d-byte account arrived as %d bytes (found %v)", n, len(v), found)
+		}
+	}
+}

@@ -40,11 +40,21 @@ type wasmPool struct {
 
 type wasmInstance struct {
 	mod   api.Module
-	alloc api.Function
+	alloc api.Function // fg_alloc, or fg_buffer when the module exports it
 	call  api.Function
 	out   *tail // the instance's stdout and stderr, for error messages
 	stack [3]uint64
+
+	// With fg_buffer, requests of up to bufCap bytes go to bufPtr without an export
+	// call (each export call costs wazero a goroutine for the deadline); bufCap is 0
+	// without fg_buffer.
+	reuse          bool
+	bufPtr, bufCap uint32
 }
+
+// minBuffer is the least the host asks fg_buffer for, so that small requests of
+// varying sizes share one buffer.
+const minBuffer = 4 << 10
 
 // newWASM compiles the module at path (or loads it from the cache) and starts one
 // instance, which also proves the module instantiates within the limits.
@@ -116,7 +126,11 @@ func (w *wasmPool) instantiate(ctx context.Context) (*wasmInstance, error) {
 	if err != nil {
 		return nil, fmt.Errorf("instantiating %s: %w%s", w.path, err, out.suffix())
 	}
-	return &wasmInstance{mod: mod, alloc: mod.ExportedFunction("fg_alloc"), call: mod.ExportedFunction("fg_call"), out: out}, nil
+	inst := &wasmInstance{mod: mod, alloc: mod.ExportedFunction("fg_alloc"), call: mod.ExportedFunction("fg_call"), out: out}
+	if buf := mod.ExportedFunction("fg_buffer"); buf != nil {
+		inst.alloc, inst.reuse = buf, true
+	}
+	return inst, nil
 }
 
 // acquire takes an idle instance, or starts one if the pool has room, or waits.
@@ -174,16 +188,15 @@ func (w *wasmPool) Call(ctx context.Context, host hostapi.Host, method wire.Meth
 
 func (inst *wasmInstance) invoke(ctx context.Context, method wire.Method, req []byte) ([]byte, error) {
 	inst.out.reset()
-	s := inst.stack[:]
-	s[0] = uint64(len(req))
-	if err := inst.alloc.CallWithStack(ctx, s); err != nil {
+	ptr, err := inst.buffer(ctx, uint32(len(req)))
+	if err != nil {
 		return nil, err
 	}
-	ptr := uint32(s[0])
 	mem := inst.mod.Memory()
 	if !mem.Write(ptr, req) {
 		return nil, fmt.Errorf("fg_alloc(%d) returned %#x, outside the module's memory: %w", len(req), ptr, errABI)
 	}
+	s := inst.stack[:]
 	s[0], s[1], s[2] = uint64(method), uint64(ptr), uint64(len(req))
 	if err := inst.call.CallWithStack(ctx, s); err != nil {
 		return nil, err
@@ -197,6 +210,27 @@ func (inst *wasmInstance) invoke(ctx context.Context, method wire.Method, req []
 		return nil, fmt.Errorf("fg_call returned [%#x, +%d), outside the module's memory: %w", rptr, rlen, errABI)
 	}
 	return bytes.Clone(resp), nil
+}
+
+// buffer returns where to write a request of n bytes: the instance's fg_buffer buffer
+// when it is large enough, else a new one from fg_buffer or fg_alloc.
+func (inst *wasmInstance) buffer(ctx context.Context, n uint32) (uint32, error) {
+	if inst.reuse && n <= inst.bufCap {
+		return inst.bufPtr, nil
+	}
+	size := n
+	if inst.reuse {
+		size = max(n, minBuffer)
+	}
+	s := inst.stack[:]
+	s[0] = uint64(size)
+	if err := inst.alloc.CallWithStack(ctx, s); err != nil {
+		return 0, err
+	}
+	if inst.reuse {
+		inst.bufPtr, inst.bufCap = uint32(s[0]), size
+	}
+	return uint32(s[0]), nil
 }
 
 var errABI = errors.New("ABI violation")

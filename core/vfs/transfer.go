@@ -27,6 +27,9 @@ func (f *FS) Open(ctx context.Context, p string, offset int64) (io.ReadCloser, e
 	if err != nil {
 		return nil, err
 	}
+	if err := f.authorize(ctx, hostapi.ActionDownload, t, "", -1); err != nil {
+		return nil, err
+	}
 	rc, err := f.backend.Open(ctx, t.backend, offset)
 	if err != nil {
 		return nil, t.fail("open", err)
@@ -88,6 +91,10 @@ type CreateOptions struct {
 	// into the new upload before the client's bytes, and the file is replaced whatever
 	// Overwrite says. The file must hold at least Offset bytes.
 	Offset int64
+	// Size is the size the client announced for the whole file, for the Authorizer;
+	// 0 means unknown. Unless it was announced and is right, the Authorizer is asked
+	// again with the final size before Commit makes the file visible.
+	Size int64
 }
 
 // Create starts an upload to the file p. Nothing is visible at p until Commit. It
@@ -102,6 +109,13 @@ func (f *FS) Create(ctx context.Context, p string, opts CreateOptions) (*Writer,
 		return nil, t.deny("create", hostapi.ErrIsDir)
 	case opts.Offset < 0:
 		return nil, t.deny("create", fmt.Errorf("negative offset %d: %w", opts.Offset, hostapi.ErrInvalid))
+	}
+	announced := opts.Size
+	if announced <= 0 {
+		announced = -1
+	}
+	if err := f.authorize(ctx, hostapi.ActionUpload, t, "", announced); err != nil {
+		return nil, err
 	}
 	if opts.MakeParents {
 		if err := f.mkdirAll(ctx, path.Dir(t.tenant)); err != nil {
@@ -128,6 +142,7 @@ func (f *FS) Create(ctx context.Context, p string, opts CreateOptions) (*Writer,
 		up:        up,
 		t:         t,
 		noClobber: !opts.Overwrite && opts.Offset == 0,
+		announced: announced,
 		hash:      sha256.New(),
 	}
 	w.at, _ = up.(io.WriterAt)
@@ -150,7 +165,8 @@ type Writer struct {
 	at        io.WriterAt // nil when the backend's upload is not one
 	ra        io.ReaderAt // nil when the backend's upload is not one
 	t         target
-	noClobber bool // fail at Commit if a file appeared at the target meanwhile
+	noClobber bool  // fail at Commit if a file appeared at the target meanwhile
+	announced int64 // the size the Authorizer allowed at Create, -1 if unknown
 
 	mu           sync.Mutex
 	hash         hash.Hash
@@ -321,6 +337,12 @@ func (w *Writer) Commit(ctx context.Context) (hostapi.Event, error) {
 		return hostapi.Event{}, w.t.deny("commit", fs.ErrClosed)
 	}
 	w.done = true
+	if w.size != w.announced {
+		if err := w.fs.authorize(ctx, hostapi.ActionUpload, w.t, "", w.size); err != nil {
+			w.up.Abort()
+			return hostapi.Event{}, err
+		}
+	}
 	sum, err := w.sum()
 	if err != nil {
 		w.up.Abort()

@@ -1,10 +1,11 @@
 // Package uploadpolicy is an example auth plugin: it allows uploads only of listed
 // file extensions and up to a maximum size, with limits per account. Logins are left
-// to the gateway's own accounts. Once the core calls auth plugins (it exposes
-// plugin.Plugin.Authorize for that), it is configured as:
+// to the gateway's own accounts. It is linked into the gateway as the builtin
+// "uploadpolicy", and configured as:
 //
-//	[auth]
-//	plugin = ".ci/cache/plugins/uploadpolicy.wasm"
+//	[[auth]]
+//	name = "uploads"
+//	plugin = "uploadpolicy"  # or ".ci/cache/plugins/uploadpolicy.wasm"
 //	config = { extensions = [".pdf", ".csv"], max_size = 10485760, accounts = { camera = { extensions = [".jpg"], max_size = 20971520 } } }
 package uploadpolicy
 

@@ -120,9 +120,10 @@ func ReadManifest(ctx context.Context, conn Conn) (hostapi.Manifest, error) {
 
 // call encodes a request, calls the plugin and decodes a successful result.
 func call(ctx context.Context, conn Conn, host hostapi.Host, m Method, encode func(*Encoder), decode func(*Decoder)) error {
-	var e Encoder
+	e := encoders.Get().(*Encoder)
+	defer e.release()
 	if encode != nil {
-		encode(&e)
+		encode(e)
 	}
 	resp, err := conn.Call(ctx, host, m, e.Bytes())
 	if err != nil {
