@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Builds the example plugins to .wasm modules and go-plugin executables under
-# .ci/cache/plugins/, where the example tests and `filegate plugin test` find them.
+# Builds the example plugins and the first-party rule plugins (webhook, retention,
+# mirror) to .wasm modules and go-plugin executables under .ci/cache/plugins/, where the
+# conformance tests (conformance/plugintest, plugins/rules) and `filegate plugin test`
+# find them.
 # Safe to run again: go's build cache makes it quick.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,4 +12,8 @@ for name in route sidecar chat uploadpolicy; do
   GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o "$out/$name.wasm" "./examples/$name/plugin"
   go build -o "$out/$name" "./examples/$name/plugin"
 done
-echo "ci: example plugins built in $out"
+for name in webhook retention mirror; do
+  GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o "$out/$name.wasm" "./plugins/rules/$name/plugin"
+  go build -o "$out/$name" "./plugins/rules/$name/plugin"
+done
+echo "ci: example and first-party rule plugins built in $out"

@@ -1,0 +1,14 @@
+// Command plugin is the first-party webhook rule as a plugin: built with
+// GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared it is a .wasm module, built
+// normally a go-plugin executable. The gateway links the same rule in as the builtin
+// "webhook"; .ci/build-plugins.sh builds both forms for the conformance tests.
+package main
+
+import (
+	"github.com/filegate/filegate/plugins/rules/webhook"
+	"github.com/filegate/filegate/sdk"
+)
+
+func init() { sdk.Serve(webhook.Rule{}) }
+
+func main() {}
