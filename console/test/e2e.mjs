@@ -4,6 +4,8 @@
 //   FILEGATE_URL   http://127.0.0.1:PORT
 //   FILEGATE_KEYS  {"AssociationKey","AccessKey","SecretKey"} from `filegate init --json`
 //   FILEGATE_LINK  a link printed by `filegate console-link`
+//   RECEIVER_URL   http://127.0.0.1:PORT of a webhook receiver: /hook takes the webhook
+//                  made here, /rule the gateway.toml rule "notify" (its first POST fails)
 //   ARTIFACTS      folder for the screenshots (default .ci/artifacts/console)
 //   CHROMIUM       browser executable (default /usr/bin/chromium)
 import { chromium } from 'playwright-core';
@@ -16,7 +18,8 @@ const base = process.env.FILEGATE_URL;
 const keys = JSON.parse(process.env.FILEGATE_KEYS || '{}');
 const link = process.env.FILEGATE_LINK;
 const shots = process.env.ARTIFACTS || '.ci/artifacts/console';
-assert.ok(base && keys.SecretKey && link, 'FILEGATE_URL, FILEGATE_KEYS and FILEGATE_LINK are required');
+const receiver = process.env.RECEIVER_URL;
+assert.ok(base && keys.SecretKey && link && receiver, 'FILEGATE_URL, FILEGATE_KEYS, FILEGATE_LINK and RECEIVER_URL are required');
 mkdirSync(shots, { recursive: true });
 
 const browser = await chromium.launch({
@@ -113,6 +116,19 @@ try {
     await shot('files');
   });
 
+  await step('an upload whose connection drops is sent again from the beginning by itself', async () => {
+    await page.getByText('from the beginning', { exact: true }).waitFor();
+    let tries = 0;
+    await page.route('**/api/upload', (route) => (tries++ === 0 ? route.abort('connectionreset') : route.continue()));
+    await page.locator('#upload-files').setInputFiles([{ name: 'dropped.txt', mimeType: 'text/plain', buffer: Buffer.from('sent twice\n') }]);
+    const row = page.locator('.uploads li').filter({ hasText: 'dropped.txt' });
+    await row.filter({ hasText: 'restarting from the beginning in 1 s (attempt 2 of 4)' }).waitFor();
+    await row.filter({ hasText: 'done (after 2 attempts)' }).waitFor();
+    await page.getByRole('cell', { name: 'dropped.txt', exact: true }).waitFor();
+    await page.unroute('**/api/upload');
+    assert.equal(tries, 2, 'the file went up twice, the second time whole');
+  });
+
   await step('download a zip of the two files', async () => {
     await page.getByRole('checkbox', { name: 'Select hello.txt' }).check();
     await page.getByRole('checkbox', { name: 'Select report.csv' }).check();
@@ -138,7 +154,7 @@ try {
     assert.equal(res.status, 200);
     await log.getByRole('row').filter({ hasText: 'dir.created' }).filter({ hasText: '/live-folder' }).waitFor({ timeout: 8000 });
     await page.getByLabel('Type').selectOption('file.uploaded');
-    await log.getByRole('row').filter({ hasText: 'dir.created' }).waitFor({ state: 'detached' });
+    await log.getByRole('row').filter({ hasText: 'dir.created' }).first().waitFor({ state: 'detached' });
     await shot('events');
   });
 
@@ -162,11 +178,68 @@ try {
     assert.equal(await page.getByText(secret).count(), 0, 'the secret is not shown again');
   });
 
-  await step('automation page', async () => {
+  let hookRow;
+  await step('automation: create a webhook (bad input shows the error next to the field)', async () => {
     await nav('Automation');
-    await page.getByRole('heading', { name: 'Rules' }).waitFor();
-    await page.getByRole('heading', { name: 'Webhooks' }).waitFor();
+    await page.getByRole('heading', { name: 'Rules', exact: true }).waitFor();
+    await page.getByRole('row').filter({ hasText: 'notify' }).filter({ hasText: 'file.uploaded' }).waitFor();
+    await page.getByText('No webhooks yet.').waitFor();
+    await page.getByLabel('Url', { exact: true }).fill('ftp://example.com/hook');
+    await page.getByRole('button', { name: 'Create webhook' }).click();
+    await page.locator('[data-err-for="Url"]').filter({ hasText: 'want an absolute http or https URL' }).waitFor();
+    assert.equal(await page.getByLabel('Url', { exact: true }).getAttribute('aria-invalid'), 'true');
+    await page.getByLabel('Url', { exact: true }).fill(receiver + '/hook');
+    await page.getByLabel('Folder (path prefix)').fill('in valid');
+    await page.getByRole('button', { name: 'Create webhook' }).click();
+    await page.locator('[data-err-for="PathPrefix"]').filter({ hasText: 'clean absolute folder' }).waitFor();
+    await shot('automation-error');
+    await page.getByLabel('Folder (path prefix)').fill('');
+    await page.getByRole('checkbox', { name: 'file.uploaded' }).check();
+    await page.getByLabel('Secret', { exact: true }).fill('s3cret');
+    await page.getByRole('button', { name: 'Create webhook' }).click();
+    hookRow = page.getByRole('row').filter({ hasText: receiver + '/hook' });
+    await hookRow.filter({ hasText: 'enabled' }).filter({ hasText: 'yes' }).waitFor();
+    assert.equal(await page.getByText('s3cret').count(), 0, 'the secret is not shown');
+  });
+
+  await step('automation: an upload is delivered to the webhook and shows in its deliveries log', async () => {
+    await nav('Files');
+    await page.getByRole('heading', { name: 'Files', exact: true }).waitFor();
+    await page.locator('#upload-files').setInputFiles([
+      { name: 'hooked.txt', mimeType: 'text/plain', buffer: Buffer.from('for the webhook\n') },
+      { name: 'flaky.txt', mimeType: 'text/plain', buffer: Buffer.from('for the notify rule\n') },
+    ]);
+    await page.getByRole('cell', { name: 'flaky.txt', exact: true }).waitFor();
+    await nav('Automation');
+    await hookRow.getByRole('button', { name: /^Deliveries of webhook/ }).click();
+    const log = page.getByRole('region', { name: 'Deliveries log' });
+    await log.getByRole('row').filter({ hasText: '/hooked.txt' }).filter({ hasText: '200' }).filter({ hasText: 'delivered' }).waitFor({ timeout: 15_000 });
+  });
+
+  await step('automation: a failed rule run is retried', async () => {
+    const rule = page.getByRole('row').filter({ hasText: 'notify' });
+    await rule.filter({ hasText: '1 failed' }).waitFor({ timeout: 15_000 });
+    await rule.getByRole('button', { name: 'Runs of notify' }).click();
+    const runs = page.getByRole('region', { name: 'Runs of notify' });
+    const run = runs.getByRole('row').filter({ hasText: '/flaky.txt' });
+    await run.filter({ hasText: 'failed' }).filter({ hasText: 'answered 500' }).waitFor();
+    await shot('automation-failed-run');
+    await run.getByRole('button', { name: /^Retry run/ }).click();
+    await run.filter({ hasText: 'done' }).waitFor({ timeout: 15_000 });
+    await rule.filter({ hasText: '1 done' }).waitFor({ timeout: 15_000 });
     await shot('automation');
+  });
+
+  await step('automation: disable and delete the webhook (with confirmation)', async () => {
+    await hookRow.getByRole('button', { name: /^Disable webhook/ }).click();
+    await hookRow.filter({ hasText: 'disabled' }).waitFor();
+    await hookRow.getByRole('button', { name: /^Delete webhook/ }).click();
+    const dlg = page.getByRole('dialog', { name: 'Delete webhook' });
+    await dlg.getByRole('button', { name: 'Cancel' }).click();
+    await hookRow.waitFor();
+    await hookRow.getByRole('button', { name: /^Delete webhook/ }).click();
+    await dlg.getByRole('button', { name: 'Delete', exact: true }).click();
+    await page.getByText('No webhooks yet.').waitFor();
   });
 
   await step('phone width', async () => {

@@ -9,7 +9,8 @@ const SCOPES = ['file.create', 'file.delete', 'file.read', 'file.list', 'file.re
   'ftpaccount.delete', 'ftpaccount.get', 'ftpaccount.list', 'ftpaccount.update', 'apiaccount.manage',
   'webhook.read', 'webhook.write', 'event.read'];
 const EVENT_TYPES = ['file.uploaded', 'file.downloaded', 'file.deleted', 'file.moved', 'dir.created', 'dir.deleted',
-  'login.succeeded', 'login.failed'];
+  'login.succeeded', 'login.failed', 'login.banned'];
+const UPLOAD_RETRIES = 3; // automatic restarts of an upload whose connection dropped
 const PROTOCOLS = ['ftp', 'ftps', 'sftp', 'http', 'https', 'rule'];
 
 const main = document.getElementById('main');
@@ -59,12 +60,26 @@ function route() {
 }
 
 function pageFailed(e) {
-  if (!signedIn()) return;
+  if (!signedIn() || e instanceof StalePage) return;
   main.append(h('div', { class: 'card', role: 'alert' }, h('p', { class: 'bad' }, e.message)));
 }
 
-/** render replaces the page, titles it and moves the focus to it. */
+// The title each page renders: a page still loading when the person moves on must
+// not paint over the next one.
+const TITLES = { overview: 'Overview', files: 'Files', accounts: 'Accounts', keys: 'API keys', automation: 'Automation', events: 'Events' };
+class StalePage extends Error {}
+
+function currentPage() {
+  const [, name] = /^#\/([a-z]*)/.exec(location.hash) || [];
+  return pages[name] ? name : 'overview';
+}
+
+/**
+ * render replaces the page, titles it and moves the focus to it. It throws StalePage
+ * (which ends the page function quietly) when the address now names another page.
+ */
 function render(title, ...content) {
+  if (signedIn() && Object.values(TITLES).includes(title) && TITLES[currentPage()] !== title) throw new StalePage(title);
   document.title = title + ' · Filegate';
   main.replaceChildren(h('h1', {}, title), ...content);
   main.focus({ preventScroll: true });
@@ -434,7 +449,10 @@ async function files(q) {
   }
 
   // Uploads: one request per file, so that each has its own progress bar and a failed
-  // one (the network dropped, a 409) can be retried alone.
+  // one (the network dropped, a 409) can be retried alone. The API has no resumable
+  // uploads: a file whose connection drops is sent again from its first byte, on its
+  // own up to UPLOAD_RETRIES times with growing pauses (after the browser is back
+  // online), then by the Retry button.
   let pending = 0;
   function enqueue(file, relDir) {
     const dir = joinPath(cwd, relDir ? relDir + '/' : '').replace(/\/?$/, '/');
@@ -442,25 +460,54 @@ async function files(q) {
     const status = h('span', { class: 'muted' }, 'waiting');
     const actions = h('div', { class: 'actions' });
     queue.append(h('li', {}, h('span', {}, h('code', {}, dir + file.name), ' ', status), bar, actions));
+    let attempt = 0; // of this round: the Retry button starts a new one
     const startOne = async () => {
+      attempt++;
       actions.replaceChildren();
-      status.textContent = 'uploading';
+      status.textContent = attempt > 1 ? `uploading again from the start (attempt ${attempt})` : 'uploading';
       status.className = 'muted';
+      bar.value = 0;
+      let cancelled = false;
       const up = upload(file, dir, overwrite.checked, (f) => { bar.value = f; });
-      actions.append(h('button', { type: 'button', class: 'small', onclick: () => up.abort() }, 'Cancel'));
+      actions.append(h('button', { type: 'button', class: 'small', onclick: () => { cancelled = true; up.abort(); } }, 'Cancel'));
       pending++;
+      let again = 0; // ms to wait before an automatic retry; 0: none
+      let timer;
+      const stopRetrying = () => {
+        again = 0;
+        clearTimeout(timer);
+        attempt = 0;
+        status.textContent = 'cancelled';
+        actions.replaceChildren(h('button', { type: 'button', class: 'small', 'aria-label': 'Retry ' + file.name, onclick: startOne }, 'Retry'));
+      };
       try {
         await up.promise;
         bar.value = 1;
-        status.textContent = 'done';
+        status.textContent = attempt > 1 ? `done (after ${attempt} attempts)` : 'done';
         status.className = 'ok';
         actions.replaceChildren();
       } catch (ex) {
-        status.textContent = ex.message;
+        // Only a dropped connection or a server/proxy hiccup is worth sending again; a
+        // refusal (403, 409, 413…) would fail the same way.
+        const transient = !cancelled && (ex.status === 0 || ex.status === 408 || ex.status === 429 || ex.status >= 500);
+        if (transient && attempt <= UPLOAD_RETRIES) {
+          again = 1000 * 2 ** (attempt - 1);
+          status.textContent = `${ex.message}: restarting from the beginning in ${again / 1000} s (attempt ${attempt + 1} of ${UPLOAD_RETRIES + 1})`;
+        } else {
+          status.textContent = ex.message + (transient ? ` (after ${attempt} attempts)` : '');
+          attempt = 0;
+          actions.replaceChildren(h('button', { type: 'button', class: 'small', 'aria-label': 'Retry ' + file.name, onclick: startOne }, 'Retry'));
+        }
         status.className = 'bad';
-        actions.replaceChildren(h('button', { type: 'button', class: 'small', onclick: startOne }, 'Retry'));
+        if (again) actions.replaceChildren(h('button', { type: 'button', class: 'small', onclick: stopRetrying }, 'Cancel'));
       } finally {
         if (--pending === 0) load();
+      }
+      if (again > 0) {
+        timer = setTimeout(async () => {
+          if (!navigator.onLine) await new Promise((r) => window.addEventListener('online', r, { once: true }));
+          if (again > 0) startOne();
+        }, again);
       }
     };
     startOne();
@@ -475,6 +522,8 @@ async function files(q) {
   });
 
   const drop = h('div', { class: 'drop' }, 'Drop files or folders here to upload them to ', h('code', {}, cwd));
+  const resumeNote = h('p', { class: 'muted hint' }, 'Each file is sent in one piece. If the connection drops, the file is sent again ',
+    h('strong', {}, 'from the beginning'), ` (automatically up to ${UPLOAD_RETRIES} times, then by its Retry button): uploads are not resumed part-way.`);
   drop.addEventListener('dragover', (e) => { e.preventDefault(); drop.classList.add('over'); });
   drop.addEventListener('dragleave', () => drop.classList.remove('over'));
   drop.addEventListener('drop', (e) => {
@@ -506,6 +555,7 @@ async function files(q) {
     crumbs,
     h('section', { class: 'card', 'aria-label': 'Upload' },
       drop,
+      resumeNote,
       h('div', { class: 'actions' },
         h('button', { type: 'button', onclick: () => fileInput.click() }, 'Upload files…'), fileInput,
         h('button', { type: 'button', onclick: () => dirInput.click() }, 'Upload a folder…'), dirInput,
@@ -537,79 +587,222 @@ async function hasPath(p) {
 }
 
 const notAvailable = (what) => h('p', { class: 'muted' }, `${what} are not available in this build.`);
-const failedCard = (e) => h('p', { class: 'bad' }, e.message);
+const failedCard = (e) => h('p', { class: 'bad', role: 'alert' }, e.message);
+const RUN_STATUSES = ['pending', 'running', 'done', 'failed'];
+const statusBadge = (s) => h('span', { class: s === 'failed' ? 'bad' : s === 'done' ? 'ok' : 'muted' }, s);
+function countsCell(runs) {
+  const parts = RUN_STATUSES.filter((s) => runs && runs[s]).map((s) =>
+    h('span', { class: s === 'failed' ? 'bad' : s === 'done' ? 'ok' : '' }, `${runs[s]} ${s}`));
+  if (!parts.length) return h('span', { class: 'muted' }, 'no runs yet');
+  return h('span', { class: 'counts' }, parts);
+}
 
 async function automation() {
-  const rules = h('section', { class: 'card', 'aria-labelledby': 'a-rules' }, h('h2', { id: 'a-rules' }, 'Rules'));
+  const timers = [];
+  // every runs fn every 3 s while this page is shown and the tab visible.
+  const every = (fn) => {
+    const t = setInterval(() => {
+      if (!rules.isConnected) clearInterval(t); // moved on while still loading
+      else if (!document.hidden) fn().catch(() => {});
+    }, 3000);
+    timers.push(t);
+  };
+
+  const rules = h('section', { class: 'card', 'aria-labelledby': 'a-rules' }, h('h2', { id: 'a-rules' }, 'Rules'),
+    h('p', { class: 'muted' }, 'The ', h('code', {}, '[[rules]]'), ' of gateway.toml, with their runs. A run that used up its attempts is parked as failed until you retry it.'));
   const hooks = h('section', { class: 'card', 'aria-labelledby': 'a-hooks' }, h('h2', { id: 'a-hooks' }, 'Webhooks'));
   render('Automation', rules, hooks, h('p', {}, 'Every file operation is in the ', h('a', { href: '#/events' }, 'event log'), '.'));
+  stopPage = () => timers.forEach(clearInterval);
+  const [haveRules, haveHooks] = await Promise.all([hasPath('/rules'), hasPath('/webhooks')]);
 
-  if (!await hasPath('/rules')) rules.append(notAvailable('Rules'));
-  else {
-    try {
-      const r = await api('GET', '/rules');
-      const runs = h('div', { 'aria-live': 'polite' });
-      const data = Array.isArray(r) ? r : r.data || [];
-      rules.append(genericTable(data, {
-        label: 'Runs', cell: (rule) => h('button', { type: 'button', class: 'small', onclick: () => showRuns(rule.name || rule.Name, runs) }, 'Last runs'),
-      }), runs);
-    } catch (e) { rules.append(failedCard(e)); }
+  if (!haveRules) rules.append(notAvailable('Rules'));
+  else await rulesSection(rules, every);
+  if (!haveHooks) hooks.append(notAvailable('Webhooks'));
+  else await webhooksSection(hooks, every);
+}
+
+async function rulesSection(card, every) {
+  const list = h('div', {}, h('p', { class: 'muted' }, 'Loading…'));
+  const runs = h('div', { 'aria-live': 'polite' });
+  let open = null; // the rule whose runs are shown
+  let shown = '';
+  card.append(list, runs);
+  async function load() {
+    const r = await api('GET', '/rules');
+    const last = await Promise.all(r.data.map((rule) => api('GET', `/rules/${encodeURIComponent(rule.Name)}/runs?limit=1`)
+      .then((x) => x.data[0]).catch(() => null)));
+    const now = JSON.stringify([r, last]);
+    if (now === shown) return; // unchanged: keep the DOM (and the focus) as it is
+    shown = now;
+    list.replaceChildren(table([
+      { label: 'Rule', cell: (rule) => h('strong', {}, rule.Name) },
+      { label: 'Plugin', class: 'hide-sm', cell: (rule) => h('code', {}, rule.Plugin) },
+      {
+        label: 'When', cell: (rule) => [rule.Schedule ? `every ${rule.Schedule}` : (rule.Events || []).join(', '),
+          (rule.Paths || []).length ? h('div', { class: 'muted' }, 'paths ', rule.Paths.join(' ')) : null],
+      },
+      { label: 'Runs', cell: (rule) => countsCell(rule.Runs) },
+      {
+        label: 'Last run', cell: (rule) => {
+          const l = last[r.data.indexOf(rule)];
+          return l ? [statusBadge(l.Status), ' ', h('span', { class: 'muted' }, fmtTime(l.UpdatedAt))] : h('span', { class: 'muted' }, 'never');
+        },
+      },
+      {
+        label: 'Actions', cell: (rule) => h('button', {
+          type: 'button', class: 'small', 'aria-label': `Runs of ${rule.Name}`,
+          onclick: () => { open = rule.Name; showRuns(rule.Name, runs, load); },
+        }, rule.Runs && rule.Runs.failed ? `Runs (${rule.Runs.failed} failed)` : 'Runs'),
+      },
+    ], r.data, 'No rules in gateway.toml.'));
+  }
+  try { await load(); } catch (e) { list.replaceChildren(failedCard(e)); return; }
+  every(async () => { await load(); if (open) await showRuns(open, runs, load, true); });
+}
+
+/**
+ * showRuns lists a rule's runs (newest first) into `into`, with a Retry button on the
+ * failed ones. quiet skips moving the focus (for the periodic refresh).
+ */
+async function showRuns(name, into, changed, quiet) {
+  const title = name.startsWith('webhook:') ? `Runs of webhook ${name.slice(8)}` : `Runs of ${name}`;
+  try {
+    const r = await api('GET', `/rules/${encodeURIComponent(name)}/runs?limit=50`);
+    const now = JSON.stringify([name, r]);
+    if (quiet && into.dataset.shown === now) return;
+    into.dataset.shown = now;
+    into.replaceChildren(h('h3', {}, title), h('div', { role: 'region', 'aria-label': title }, table([
+      { label: 'Run', class: 'num', cell: (run) => run.Id },
+      { label: 'Status', cell: (run) => [statusBadge(run.Status), run.NextAt ? h('div', { class: 'muted' }, 'next try ', fmtTime(run.NextAt)) : null] },
+      { label: 'Path', cell: (run) => (run.Path ? h('code', {}, run.Path) : h('span', { class: 'muted' }, 'scheduled')) },
+      { label: 'Attempts', class: 'num', cell: (run) => run.Attempts },
+      { label: 'Last error', cell: (run) => (run.LastError ? h('span', { class: 'bad' }, run.LastError) : '') },
+      { label: 'Updated', class: 'hide-sm', cell: (run) => fmtTime(run.UpdatedAt) },
+      {
+        label: 'Actions', cell: (run) => (run.Status === 'failed' ? h('button', {
+          type: 'button', class: 'small', 'aria-label': `Retry run ${run.Id}`,
+          onclick: async (ev) => {
+            ev.target.disabled = true;
+            try {
+              await api('POST', `/rules/${encodeURIComponent(name)}/runs/${run.Id}/retry`);
+              toast(`Run ${run.Id} queued again`);
+              await showRuns(name, into, changed, true);
+              if (changed) await changed();
+            } catch (e) { ev.target.disabled = false; toast(e.message); }
+          },
+        }, 'Retry') : ''),
+      },
+    ], r.data, 'No runs yet.')), r.total > r.data.length ? h('p', { class: 'muted' }, `Newest ${r.data.length} of ${r.total}.`) : '');
+    if (!quiet) into.querySelector('h3').scrollIntoView({ block: 'nearest' });
+  } catch (e) { into.replaceChildren(h('h3', {}, title), failedCard(e)); }
+}
+
+async function webhooksSection(card, every) {
+  const list = h('div', {}, h('p', { class: 'muted' }, 'Loading…'));
+  const detail = h('div', { 'aria-live': 'polite' });
+  const runsOf = { el: h('div', { 'aria-live': 'polite' }), open: null }; // a webhook's runs, when asked for
+  let open = null; // the webhook whose deliveries are shown
+  async function load() {
+    const r = await api('GET', '/webhooks?limit=500');
+    list.replaceChildren(table([
+      { label: 'Id', class: 'num', cell: (w) => w.Id },
+      { label: 'Url', cell: (w) => h('code', {}, w.Url) },
+      { label: 'Events', cell: (w) => (w.Events.length ? w.Events.join(', ') : h('span', { class: 'muted' }, 'all')) },
+      { label: 'Folder', class: 'hide-sm', cell: (w) => (w.PathPrefix ? h('code', {}, w.PathPrefix) : h('span', { class: 'muted' }, 'all')) },
+      { label: 'Signed', class: 'hide-sm', cell: (w) => (w.HasSecret ? 'yes' : h('span', { class: 'muted' }, 'no')) },
+      { label: 'Status', cell: (w) => (w.Enabled ? h('span', { class: 'ok' }, 'enabled') : h('span', { class: 'bad' }, 'disabled')) },
+      {
+        label: 'Actions', cell: (w) => h('div', { class: 'actions' },
+          h('button', {
+            type: 'button', class: 'small', 'aria-label': `Deliveries of webhook ${w.Id}`,
+            onclick: () => { open = w; runsOf.open = null; runsOf.el.replaceChildren(); showDeliveries(w, detail, runsOf); },
+          }, 'Deliveries'),
+          h('button', {
+            type: 'button', class: 'small', 'aria-label': `${w.Enabled ? 'Disable' : 'Enable'} webhook ${w.Id}`,
+            onclick: async () => {
+              try { await api('PUT', `/webhooks/${w.Id}`, { Enabled: !w.Enabled }); toast(`Webhook ${w.Id} ${w.Enabled ? 'disabled' : 'enabled'}`); await load(); } catch (e) { toast(e.message); }
+            },
+          }, w.Enabled ? 'Disable' : 'Enable'),
+          h('button', {
+            type: 'button', class: 'small danger', 'aria-label': `Delete webhook ${w.Id}`,
+            onclick: async () => {
+              if (!await confirmDialog('Delete webhook', `Delete the webhook to ${w.Url}? Its deliveries log goes with it.`, 'Delete')) return;
+              try {
+                await api('DELETE', `/webhooks/${w.Id}`);
+                toast(`Deleted webhook ${w.Id}`);
+                if (open && open.Id === w.Id) { open = null; runsOf.open = null; detail.replaceChildren(); runsOf.el.replaceChildren(); }
+                await load();
+              } catch (e) { toast(e.message); }
+            },
+          }, 'Delete')),
+      },
+    ], r.data, 'No webhooks yet.'));
   }
 
-  if (!await hasPath('/webhooks')) { hooks.append(notAvailable('Webhooks')); return; }
-  const list = h('div', {});
-  const deliveries = h('div', { 'aria-live': 'polite' });
-  const load = async () => {
-    try {
-      const r = await api('GET', '/webhooks');
-      const data = Array.isArray(r) ? r : r.data || [];
-      list.replaceChildren(genericTable(data, {
-        label: 'Deliveries', cell: (w) => h('button', { type: 'button', class: 'small', onclick: () => showDeliveries(w.Id ?? w.id ?? w.ID, deliveries) }, 'Delivery log'),
-      }));
-    } catch (e) { list.replaceChildren(failedCard(e)); }
-  };
-  const url = h('input', { type: 'url', placeholder: 'https://example.com/hook' });
-  const evs = h('input', { placeholder: 'file.uploaded, file.deleted' });
+  const url = h('input', { type: 'url', placeholder: 'https://example.com/hook', spellcheck: false, autocomplete: 'off' });
+  const boxes = EVENT_TYPES.map((t) => h('input', { type: 'checkbox', value: t, name: 'Events' }));
+  const prefix = h('input', { placeholder: '/invoices', spellcheck: false, autocomplete: 'off' });
+  const secret = h('input', { type: 'password', autocomplete: 'new-password' });
   const form = h('form', {
+    novalidate: true,
     onsubmit: async (e) => {
       e.preventDefault();
       clearErrors(form);
+      const body = { Url: url.value.trim(), Events: boxes.filter((b) => b.checked).map((b) => b.value) };
+      if (prefix.value.trim()) body.PathPrefix = prefix.value.trim();
+      if (secret.value) body.Secret = secret.value;
+      const btn = form.querySelector('button.primary');
+      btn.disabled = true;
       try {
-        await api('POST', '/webhooks', { URL: url.value.trim(), Events: evs.value.split(/[,\s]+/).filter(Boolean) });
+        const w = await api('POST', '/webhooks', body);
         form.reset();
-        toast('Webhook created');
-        load();
-      } catch (ex) { showError(form, ex); }
+        toast(`Webhook ${w.Id} created`);
+        await load();
+      } catch (ex) { showError(form, ex); } finally { btn.disabled = false; }
     },
-  }, h('div', { class: 'row' }, field('URL', 'URL', url), field('Events', 'Events', evs, 'Comma-separated; empty for every event.')),
-  formError(), h('button', { class: 'primary' }, 'Add webhook'));
-  hooks.append(list, deliveries, h('h3', {}, 'New webhook'), form);
-  await load();
+  },
+  field('Url', 'Url', url, 'Events are POSTed here as JSON.'),
+  h('fieldset', {}, h('legend', {}, 'Events'),
+    h('div', { class: 'scopes' }, boxes.map((b) => h('label', {}, b, b.value))),
+    h('div', { class: 'hint muted' }, 'None checked: every event.'),
+    h('div', { class: 'err', 'data-err-for': 'Events', 'aria-live': 'polite' })),
+  h('div', { class: 'row' },
+    field('Folder (path prefix)', 'PathPrefix', prefix, 'Optional: only events at or under this folder.'),
+    field('Secret', 'Secret', secret, 'Optional: signs each delivery (X-Filegate-Signature). It cannot be read back.')),
+  formError(),
+  h('button', { class: 'primary' }, 'Create webhook'));
+
+  card.append(list, detail, runsOf.el, h('h3', {}, 'New webhook'), form);
+  try { await load(); } catch (e) { list.replaceChildren(failedCard(e)); return; }
+  every(async () => {
+    if (open) await showDeliveries(open, detail, runsOf, true);
+    if (runsOf.open) await showRuns('webhook:' + runsOf.open, runsOf.el, null, true);
+  });
 }
 
-async function showRuns(name, into) {
+/** showDeliveries shows a webhook's deliveries log: every attempt, newest first. */
+async function showDeliveries(w, into, runsOf, quiet) {
+  const title = `Deliveries of webhook ${w.Id}`;
   try {
-    const r = await api('GET', `/rules/${encodeURIComponent(name)}/runs`);
-    const data = Array.isArray(r) ? r : r.data || [];
-    into.replaceChildren(h('h3', {}, `Runs of ${name}`), genericTable(data, {
-      label: 'Retry', cell: (run) => {
-        const failed = /fail|error/i.test(String(run.status ?? run.Status ?? '')) || run.error || run.Error;
-        return failed ? h('button', {
-          type: 'button', class: 'small',
-          onclick: async () => {
-            try { await api('POST', `/rules/${encodeURIComponent(name)}/runs/${encodeURIComponent(run.id ?? run.Id ?? run.ID)}/retry`); toast('Retry queued'); showRuns(name, into); } catch (e) { toast(e.message); }
-          },
-        }, 'Retry') : '';
-      },
-    }));
-  } catch (e) { into.replaceChildren(failedCard(e)); }
-}
-
-async function showDeliveries(id, into) {
-  try {
-    const r = await api('GET', `/webhooks/${encodeURIComponent(id)}/deliveries`);
-    into.replaceChildren(h('h3', {}, `Deliveries of webhook ${id}`), genericTable(Array.isArray(r) ? r : r.data || []));
-  } catch (e) { into.replaceChildren(failedCard(e)); }
+    const r = await api('GET', `/webhooks/${w.Id}/deliveries?limit=50`);
+    const now = JSON.stringify([w.Id, r]);
+    if (quiet && into.dataset.shown === now) return;
+    into.dataset.shown = now;
+    into.replaceChildren(h('h3', {}, title),
+      h('p', { class: 'muted' }, `To `, h('code', {}, w.Url), '. Updates every few seconds.'),
+      h('div', { role: 'region', 'aria-label': 'Deliveries log' }, table([
+        { label: 'Time', cell: (d) => fmtTime(d.Time) },
+        { label: 'Delivery', class: 'num hide-sm', cell: (d) => d.Delivery },
+        { label: 'Path', cell: (d) => h('code', {}, d.Path) },
+        { label: 'Attempt', class: 'num', cell: (d) => d.Attempt },
+        { label: 'Status code', class: 'num', cell: (d) => (d.StatusCode ? h('span', { class: d.Success ? 'ok' : 'bad' }, String(d.StatusCode)) : h('span', { class: 'bad' }, 'none')) },
+        { label: 'Duration', class: 'num', cell: (d) => `${d.DurationMs} ms` },
+        { label: 'Error', cell: (d) => (d.Error ? h('span', { class: 'bad' }, d.Error) : h('span', { class: 'ok' }, 'delivered')) },
+      ], r.data, 'Nothing delivered yet.')),
+      r.total > r.data.length ? h('p', { class: 'muted' }, `Newest ${r.data.length} of ${r.total}.`) : '',
+      h('button', { type: 'button', class: 'small', onclick: () => { runsOf.open = w.Id; showRuns('webhook:' + w.Id, runsOf.el); } }, 'Runs and retries'));
+    if (!quiet) into.querySelector('h3').scrollIntoView({ block: 'nearest' });
+  } catch (e) { into.replaceChildren(h('h3', {}, title), failedCard(e)); }
 }
 
 // ---------------------------------------------------------------- Events
@@ -661,6 +854,7 @@ async function events(q) {
   for (const s of [f.type, f.protocol]) s.addEventListener('change', () => { offset = 0; load().catch((ex) => showError(form, ex)); });
   render('Events', h('section', { class: 'card' }, form), h('section', { class: 'card', 'aria-label': 'Event log' }, info, out));
   await load();
+  if (!out.isConnected) return; // moved on while it loaded
   const timer = setInterval(() => { if (live.checked && offset === 0 && !document.hidden) load().catch(() => {}); }, 2000);
   stopPage = () => clearInterval(timer);
 }

@@ -47,13 +47,13 @@ export function clearErrors(form) {
 
 /**
  * showError puts the API's message next to the field it names ("Username: ...",
- * "invalid request: Chroot: ...", "Code is required"), or in the form's own error
+ * "invalid request: Chroot: ...", "Url \"x\": ...", "Code is required"), or in the form's own error
  * slot, and moves the focus there.
  */
 export function showError(form, err) {
   clearErrors(form);
   const msg = err.message || String(err);
-  const m = /(?:^|: )([A-Za-z]+)(?::| is required| must)/.exec(msg);
+  const m = /(?:^|: )([A-Za-z]+)(?::| "[^"]*":| is required| must)/.exec(msg);
   let slot = m && form.querySelector(`[data-err-for="${m[1]}"]`);
   if (!slot) slot = form.querySelector('[data-err-for="_form"]');
   slot.textContent = msg;

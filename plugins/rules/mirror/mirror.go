@@ -179,7 +179,9 @@ func copyFile(ctx context.Context, h hostapi.Host, c Config, p, sum string, size
 	}
 	dst := c.dst(p)
 	if err := h.Copy(ctx, Source, p, c.Target, dst); err != nil {
-		if errors.Is(err, hostapi.ErrNotExist) {
+		// Done only if the source itself is gone (its deletion is an event of its
+		// own); a copy that failed on the target side is retried.
+		if _, serr := h.Stat(ctx, Source, p); errors.Is(err, hostapi.ErrNotExist) && errors.Is(serr, hostapi.ErrNotExist) {
 			return nil
 		}
 		return fmt.Errorf("copying %s to %s:%s: %w", p, c.Target, dst, err)

@@ -34,7 +34,8 @@ const readDirChunk = 1024
 
 // Storage is a hostapi.Storage on a local directory. It is safe for concurrent use.
 type Storage struct {
-	root *os.Root
+	root       *os.Root
+	sweepAfter time.Duration // SweepTemp spares upload files written to more recently
 }
 
 var (
@@ -72,12 +73,26 @@ func Open(config map[string]any) (hostapi.Storage, error) {
 	if dir == "" {
 		return nil, errors.New(`local: config key "root" is empty`)
 	}
+	var sweepAfter time.Duration
+	if v, ok := config["sweep_after"]; ok {
+		str, _ := v.(string)
+		d, err := time.ParseDuration(str)
+		if err != nil || d < 0 {
+			return nil, fmt.Errorf(`local: config key "sweep_after" is not a duration such as "24h": %v`, v)
+		}
+		sweepAfter = d
+	}
 	for k := range config {
-		if k != "root" {
+		if k != "root" && k != "sweep_after" {
 			return nil, fmt.Errorf("local: unknown config key %q", k)
 		}
 	}
-	return New(dir)
+	s, err := New(dir)
+	if err != nil {
+		return nil, err
+	}
+	s.sweepAfter = sweepAfter
+	return s, nil
 }
 
 // Close releases the root directory. The Storage must not be used afterwards.
@@ -299,9 +314,11 @@ func (s *Storage) Chtimes(ctx context.Context, name string, mtime time.Time) err
 	return opErr("chtimes", name, s.root.Chtimes(rel, time.Time{}, mtime))
 }
 
-// SweepTemp removes every leftover upload file (named with TempPrefix) in the whole
-// tree and returns how many it removed. It removes in-progress uploads too, so the core
-// calls it once at start, before serving any client.
+// SweepTemp removes leftover upload files (named with TempPrefix) in the whole tree and
+// returns how many it removed. By default it removes them all, in-progress uploads
+// included, so the core calls it once at start, before serving any client. When
+// several gateways share the folder, config "sweep_after" (longer than the longest
+// pause in an upload, e.g. "1h") spares the files written to more recently than that.
 func (s *Storage) SweepTemp(ctx context.Context) (removed int, err error) {
 	err = fs.WalkDir(s.root.FS(), ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -312,6 +329,13 @@ func (s *Storage) SweepTemp(ctx context.Context) (removed int, err error) {
 		}
 		if d.IsDir() || !strings.HasPrefix(d.Name(), TempPrefix) {
 			return nil
+		}
+		if s.sweepAfter > 0 {
+			// Another gateway sharing the folder may be writing it: only a file left
+			// untouched for sweepAfter is a leftover.
+			if fi, err := d.Info(); err != nil || time.Since(fi.ModTime()) < s.sweepAfter {
+				return nil
+			}
 		}
 		if err := s.root.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return err

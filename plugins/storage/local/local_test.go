@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/filegate/filegate/conformance/storagetest"
 	hostapi "github.com/filegate/filegate/hostapi/v1"
@@ -193,5 +194,40 @@ func TestListLargeFolder(t *testing.T) {
 	}
 	if seen != n {
 		t.Errorf("listed %d entries, want %d", seen, n)
+	}
+}
+
+// TestSweepAfterSparesRecentUploads: with sweep_after, a gateway starting on a folder
+// other gateways share removes only upload files left untouched that long.
+func TestSweepAfterSparesRecentUploads(t *testing.T) {
+	dir := t.TempDir()
+	b, err := local.Open(map[string]any{"root": dir, "sweep_after": "1h"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := b.(*local.Storage)
+	ctx := context.Background()
+	up, err := s.Create(ctx, "/live.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer up.Abort()
+	up.Write([]byte("in progress on another node"))
+	old := filepath.Join(dir, local.TempPrefix+"stale")
+	os.WriteFile(old, []byte("left by a crash"), 0o600)
+	past := time.Now().Add(-2 * time.Hour)
+	os.Chtimes(old, past, past)
+	n, err := s.SweepTemp(ctx)
+	if err != nil || n != 1 {
+		t.Fatalf("SweepTemp = %d, %v; want the stale file only", n, err)
+	}
+	if _, err := os.Stat(old); !os.IsNotExist(err) {
+		t.Fatal("the stale upload file is still there")
+	}
+	if err := up.Commit(ctx); err != nil {
+		t.Fatalf("the live upload was swept: %v", err)
+	}
+	if _, err := local.Open(map[string]any{"root": dir, "sweep_after": "soon"}); err == nil || !strings.Contains(err.Error(), "sweep_after") {
+		t.Fatalf("bad sweep_after: %v", err)
 	}
 }

@@ -64,7 +64,8 @@ const (
 type Storage struct {
 	*objstore.Store
 	b      *bucket
-	opened time.Time // multipart uploads started before are leftovers for SweepTemp
+	opened     time.Time     // multipart uploads started before are leftovers for SweepTemp
+	sweepAfter time.Duration // ... when also older than this (config "sweep_after")
 }
 
 var (
@@ -81,6 +82,7 @@ func Open(cfg map[string]any) (hostapi.Storage, error) {
 	region := c.String("region")
 	endpoint := c.String("endpoint")
 	pathStyle := c.Bool("path_style")
+	sweepAfter := c.Duration("sweep_after")
 	access, secret := c.String("access_key"), c.String("secret_key")
 	opts := c.StoreOptions("part_size", minPartSize, objstore.PartPlan{MaxParts: maxParts, MaxSize: maxPartSize})
 	if err := c.Err(); err != nil {
@@ -121,6 +123,7 @@ func Open(cfg map[string]any) (hostapi.Storage, error) {
 		o.UsePathStyle = pathStyle
 	})
 	s := New(client, bucketName, opts)
+	s.sweepAfter = sweepAfter
 	if _, err := client.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(bucketName)}); err != nil {
 		return nil, fmt.Errorf(`s3: config key "bucket": cannot reach bucket %q: %w`, bucketName, classify(err))
 	}
@@ -143,9 +146,10 @@ func New(client *s3.Client, bucketName string, opts objstore.Options) *Storage {
 
 // SweepTemp aborts the multipart uploads below the prefix that were started before
 // the Storage was opened: those a crash or a kill interrupted. With several gateways
-// sharing a bucket, a gateway starting also aborts the older uploads the others
-// have in progress; a bucket lifecycle rule (AbortIncompleteMultipartUpload) is the
-// alternative there.
+// sharing a bucket, a gateway starting would also abort the uploads the others have
+// in progress: there, config "sweep_after" (longer than the longest upload, e.g.
+// "24h") spares every upload younger than that; a bucket lifecycle rule
+// (AbortIncompleteMultipartUpload) is an alternative.
 func (s *Storage) SweepTemp(ctx context.Context) (removed int, err error) {
 	in := &s3.ListMultipartUploadsInput{Bucket: aws.String(s.b.name), Prefix: aws.String(s.b.prefix)}
 	for {
@@ -154,7 +158,7 @@ func (s *Storage) SweepTemp(ctx context.Context) (removed int, err error) {
 			return removed, fmt.Errorf("s3: sweep: list multipart uploads: %w", classify(err))
 		}
 		for _, up := range out.Uploads {
-			if up.Initiated != nil && !up.Initiated.Before(s.opened) {
+			if up.Initiated != nil && !up.Initiated.Before(s.opened.Add(-s.sweepAfter)) {
 				continue
 			}
 			_, err := s.b.c.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: in.Bucket, Key: up.Key, UploadId: up.UploadId})

@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/dustin/go-humanize"
 )
@@ -43,6 +44,19 @@ func (c *Config) String(key string) string {
 		c.fail(key, "must be a string, not %T", v)
 	}
 	return s
+}
+
+// Duration returns the duration at key (a string such as "24h"), or 0 when absent.
+func (c *Config) Duration(key string) time.Duration {
+	s := c.String(key)
+	if s == "" {
+		return 0
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		c.fail(key, "is not a duration such as \"24h\": %q", s)
+	}
+	return d
 }
 
 // Required returns the string at key, which must be present and not empty.
