@@ -63,7 +63,7 @@ const (
 // Storage is a hostapi.Storage on an S3 bucket. It is safe for concurrent use.
 type Storage struct {
 	*objstore.Store
-	b      *bucket
+	b          *bucket
 	opened     time.Time     // multipart uploads started before are leftovers for SweepTemp
 	sweepAfter time.Duration // ... when also older than this (config "sweep_after")
 }
