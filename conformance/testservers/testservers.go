@@ -31,6 +31,11 @@ type Server struct {
 // to the repository root), with the arguments args returns for its port and data
 // directory; it skips the test when the program is missing (naming the .ci script
 // that installs it). The server is stopped when the test ends.
+
+// startTimeout bounds a server's start: Azurite (Node.js) can take most of a minute on
+// a loaded two-core machine.
+const startTimeout = 120 * time.Second
+
 func Start(t testing.TB, env, rel, script string, args func(port int, dir string) []string) *Server {
 	t.Helper()
 	bin := os.Getenv(env)
@@ -55,7 +60,7 @@ func Start(t testing.TB, env, rel, script string, args func(port int, dir string
 		<-exited
 	})
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(startTimeout)
 	for {
 		c, err := net.DialTimeout("tcp", addr, time.Second)
 		if err == nil {
@@ -68,7 +73,7 @@ func Start(t testing.TB, env, rel, script string, args func(port int, dir string
 		case <-time.After(50 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s did not listen on %s within 30s", bin, addr)
+			t.Fatalf("%s did not listen on %s within %s", bin, addr, startTimeout)
 		}
 	}
 }
