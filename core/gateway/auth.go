@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 
 	"github.com/filegate/filegate/core/builtin"
 	"github.com/filegate/filegate/core/config"
@@ -45,35 +44,15 @@ func (g *Gateway) openAuth(ctx context.Context) error {
 
 // loadAuth loads one [[auth]] plugin bound to its grants.
 func (g *Gateway) loadAuth(ctx context.Context, a config.Auth) (*plugin.Plugin, error) {
-	for _, c := range a.Allow {
-		if kind, name, _ := hostapi.ParseCapability(c); kind == "storage" && g.backends[name] == nil {
-			return nil, fmt.Errorf("allow: %q: no [[storage]] is named %q", c, name)
-		}
-	}
-	src := a.Plugin
-	if plugin.TransportOf(src) != plugin.Builtin {
-		src = g.Config.Resolve(src)
-	}
-	p, err := plugin.Load(ctx, plugin.Options{
-		Name: a.Name, Plugin: src, Kind: hostapi.KindAuth, Allow: a.Allow, Config: a.Config,
+	return g.loadPlugin(ctx, "entry", plugin.Options{
+		Name: a.Name, Plugin: a.Plugin, Kind: hostapi.KindAuth, Allow: a.Allow, Config: a.Config,
 		Builtin: builtin.Auth,
 		Storage: func(name string) (hostapi.Storage, bool) {
 			b, ok := g.backends[name]
 			return b, ok
 		},
-		KV:       g.PluginKV(),
-		Logger:   g.Log.With("auth", a.Name),
-		CacheDir: filepath.Join(g.Config.DataPath(), "plugin-cache"),
-		Limits:   plugin.Limits{CallTimeout: a.Timeout.D()},
+		Limits: plugin.Limits{CallTimeout: a.Timeout.D()},
 	})
-	if err != nil {
-		return nil, err
-	}
-	if missing := p.MissingGrants(); len(missing) > 0 {
-		p.Close(ctx)
-		return nil, fmt.Errorf("allow: the plugin needs %q: add it to the entry's allow list", missing)
-	}
-	return p, nil
 }
 
 // close stops every plugin of the chain.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"path/filepath"
 	"time"
 
 	"github.com/filegate/filegate/core/builtin"
@@ -82,18 +81,9 @@ func ruleSpec(r config.Rule, tenants []int64) (rules.Spec, error) {
 // gateway's backends, recording events for the backend's root tenant; its HTTP calls
 // report their status to the run's attempts log.
 func (g *Gateway) loadRule(ctx context.Context, spec rules.Spec) (rules.Runner, error) {
-	for _, a := range spec.Allow {
-		if kind, name, _ := hostapi.ParseCapability(a); kind == "storage" && g.backends[name] == nil {
-			return nil, fmt.Errorf("allow: %q: no [[storage]] is named %q", a, name)
-		}
-	}
-	src := spec.Plugin
-	if plugin.TransportOf(src) != plugin.Builtin {
-		src = g.Config.Resolve(src)
-	}
-	p, err := plugin.Load(ctx, plugin.Options{
-		Name: spec.Name, Plugin: src, Kind: hostapi.KindRule, Allow: spec.Allow, Config: spec.Config,
-		Builtin: builtin.Rule, KV: g.PluginKV(),
+	p, err := g.loadPlugin(ctx, "rule", plugin.Options{
+		Name: spec.Name, Plugin: spec.Plugin, Kind: hostapi.KindRule, Allow: spec.Allow, Config: spec.Config,
+		Builtin: builtin.Rule,
 		Storage: func(name string) (hostapi.Storage, bool) {
 			b, ok := g.backends[name]
 			if !ok {
@@ -105,16 +95,10 @@ func (g *Gateway) loadRule(ctx context.Context, spec rules.Spec) (rules.Runner, 
 			return b, true
 		},
 		HTTPClient: &http.Client{Transport: rules.Transport(nil), Timeout: spec.Limits.Timeout},
-		Logger:     g.Log.With("rule", spec.Name),
-		CacheDir:   filepath.Join(g.Config.DataPath(), "plugin-cache"),
 		Limits:     plugin.Limits{CallTimeout: spec.Limits.Timeout},
 	})
 	if err != nil {
-		return nil, err
-	}
-	if missing := p.MissingGrants(); len(missing) > 0 {
-		p.Close(ctx)
-		return nil, fmt.Errorf("allow: the plugin needs %q: add it to the rule's allow list", missing)
+		return nil, err // not a nil *plugin.Plugin inside a non-nil Runner
 	}
 	return p, nil
 }
