@@ -160,77 +160,71 @@ func requirePath(name, p string) error {
 	return nil
 }
 
-func (a *API) mkdir(c *call) error {
-	var req pathRequest
-	if err := decodeJSON(c.ctx, a.opt.MaxJSONBody, &req); err != nil {
-		return err
-	}
-	if err := requirePath("path", req.Path); err != nil {
+// fileOp runs one JSON-bodied storage operation: it decodes the body into a T, runs op
+// on the caller's filesystem and answers {"ok": true, "path": the path op returns}.
+func fileOp[T any](c *call, op func(*vfs.FS, *T) (string, error)) error {
+	var req T
+	if err := decodeJSON(c.ctx, c.api.opt.MaxJSONBody, &req); err != nil {
 		return err
 	}
 	fsys, err := c.fs()
 	if err != nil {
 		return err
 	}
-	if err := fsys.Mkdir(c.cx, req.Path, true); err != nil {
+	p, err := op(fsys, &req)
+	if err != nil {
 		return err
 	}
-	clean, _ := vfs.CleanPath(req.Path)
-	writeJSON(c.ctx, fasthttp.StatusOK, okResult{OK: true, Path: clean})
+	writeJSON(c.ctx, fasthttp.StatusOK, okResult{OK: true, Path: p})
 	return nil
+}
+
+func (a *API) mkdir(c *call) error {
+	return fileOp(c, func(fsys *vfs.FS, r *pathRequest) (string, error) {
+		if err := requirePath("path", r.Path); err != nil {
+			return "", err
+		}
+		if err := fsys.Mkdir(c.cx, r.Path, true); err != nil {
+			return "", err
+		}
+		return vfs.CleanPath(r.Path)
+	})
 }
 
 func (a *API) move(c *call) error {
-	var req moveRequest
-	if err := decodeJSON(c.ctx, a.opt.MaxJSONBody, &req); err != nil {
-		return err
-	}
-	if err := errors.Join(requirePath("from", req.From), requirePath("to", req.To)); err != nil {
-		return err
-	}
-	from, err := vfs.CleanPath(req.From)
-	if err != nil {
-		return err
-	}
-	to := req.To
-	if strings.HasSuffix(to, "/") { // into a folder, keeping the name
-		to += path.Base(from)
-	}
-	if to, err = vfs.CleanPath(to); err != nil {
-		return err
-	}
-	fsys, err := c.fs()
-	if err != nil {
-		return err
-	}
-	if err := fsys.Rename(c.cx, from, to); err != nil {
-		return err
-	}
-	writeJSON(c.ctx, fasthttp.StatusOK, okResult{OK: true, Path: to})
-	return nil
+	return fileOp(c, func(fsys *vfs.FS, r *moveRequest) (string, error) {
+		if err := errors.Join(requirePath("from", r.From), requirePath("to", r.To)); err != nil {
+			return "", err
+		}
+		from, err := vfs.CleanPath(r.From)
+		if err != nil {
+			return "", err
+		}
+		to := r.To
+		if strings.HasSuffix(to, "/") { // into a folder, keeping the name
+			to += path.Base(from)
+		}
+		if to, err = vfs.CleanPath(to); err != nil {
+			return "", err
+		}
+		return to, fsys.Rename(c.cx, from, to)
+	})
 }
 
 func (a *API) delete(c *call) error {
-	var req deleteRequest
-	if err := decodeJSON(c.ctx, a.opt.MaxJSONBody, &req); err != nil {
-		return err
-	}
-	if err := requirePath("path", req.Path); err != nil {
-		return err
-	}
-	fsys, err := c.fs()
-	if err != nil {
-		return err
-	}
-	if err := fsys.Remove(c.cx, req.Path, req.Recursive); err != nil {
-		if errors.Is(err, hostapi.ErrNotEmpty) {
-			return errorf(fasthttp.StatusConflict, "folder %q is not empty: send \"recursive\": true to delete it with its contents", req.Path)
+	return fileOp(c, func(fsys *vfs.FS, r *deleteRequest) (string, error) {
+		if err := requirePath("path", r.Path); err != nil {
+			return "", err
 		}
-		return err
-	}
-	clean, _ := vfs.CleanPath(req.Path)
-	writeJSON(c.ctx, fasthttp.StatusOK, okResult{OK: true, Path: clean})
-	return nil
+		err := fsys.Remove(c.cx, r.Path, r.Recursive)
+		if errors.Is(err, hostapi.ErrNotEmpty) {
+			return "", errorf(fasthttp.StatusConflict, "folder %q is not empty: send \"recursive\": true to delete it with its contents", r.Path)
+		}
+		if err != nil {
+			return "", err
+		}
+		return vfs.CleanPath(r.Path)
+	})
 }
 
 // tenantToClient turns a tenant path into the caller's path (relative to PathPrefix).
