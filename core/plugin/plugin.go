@@ -395,6 +395,11 @@ func as[T any](p *Plugin, method string) (T, error) {
 func (p *Plugin) do(ctx context.Context, method string, f func(context.Context) error) (err error) {
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
+	if err := ctx.Err(); err != nil {
+		// Do not start a call that is already late: a fast plugin could otherwise
+		// answer before the transport notices the deadline.
+		return fmt.Errorf("plugin %q (%s) %s: %w", p.name, p.transport, method, err)
+	}
 	if p.transport == Builtin {
 		defer func() {
 			if v := recover(); v != nil {
