@@ -27,13 +27,18 @@ import (
 // $FILEGATE_KILL_SIZE bytes (the issue asks for 1 GiB: 1073741824), 256 MiB by
 // default to keep CI quick.
 func killSize(t *testing.T) int64 {
-	s := os.Getenv("FILEGATE_KILL_SIZE")
+	return envInt(t, "FILEGATE_KILL_SIZE", 256<<20, 32<<20, "a byte count of at least 32 MiB")
+}
+
+// envInt reads a test's size knob from the environment: def when unset, at least min.
+func envInt(t *testing.T, name string, def, min int64, want string) int64 {
+	s := os.Getenv(name)
 	if s == "" {
-		return 256 << 20
+		return def
 	}
 	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || n < 32<<20 {
-		t.Fatalf("FILEGATE_KILL_SIZE=%q: want a byte count of at least 32 MiB", s)
+	if err != nil || n < min {
+		t.Fatalf("%s=%q: want %s", name, s, want)
 	}
 	return n
 }

@@ -32,15 +32,7 @@ import (
 // scaleFiles is the number of files TestThreeNodesKill9 uploads: $FILEGATE_SCALE_FILES,
 // 1,000 by default (the issue's figure).
 func scaleFiles(t *testing.T) int {
-	s := os.Getenv("FILEGATE_SCALE_FILES")
-	if s == "" {
-		return 1000
-	}
-	n, err := strconv.Atoi(s)
-	if err != nil || n < 30 {
-		t.Fatalf("FILEGATE_SCALE_FILES=%q: want a number of files, at least 30", s)
-	}
-	return n
+	return int(envInt(t, "FILEGATE_SCALE_FILES", 1000, 30, "a number of files, at least 30"))
 }
 
 // scaleNode is one `filegate serve` process of a cluster.
