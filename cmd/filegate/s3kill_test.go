@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -154,19 +153,7 @@ func multipartUploads(t *testing.T, sv *testservers.S3) int {
 // apiPost sends a JSON body to the API and fails the test unless it answers 2xx.
 func apiPost(t *testing.T, addr, tok, path string, body any) {
 	t.Helper()
-	b, _ := json.Marshal(body)
-	req, _ := http.NewRequest("POST", "http://"+addr+path, bytes.NewReader(b))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+tok)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		out, _ := io.ReadAll(resp.Body)
-		t.Fatalf("POST %s: %s %s", path, resp.Status, out)
-	}
+	apiPostJSON(t, addr, tok, path, body, nil)
 }
 
 // apiGet decodes the API's JSON answer to a GET into out.
