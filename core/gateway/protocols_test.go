@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"mime/multipart"
-	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -84,21 +82,8 @@ func legs(t *testing.T, e *clienttest.Env) []leg {
 	}, {
 		protocol: "http",
 		put: func(t *testing.T, name string, data []byte) {
-			var body bytes.Buffer
-			mw := multipart.NewWriter(&body)
-			fw, _ := mw.CreateFormFile("f1", name)
-			fw.Write(data)
-			mw.Close()
-			req, _ := http.NewRequest("POST", e.URL+"/api/upload", &body)
-			req.Header.Set("Content-Type", mw.FormDataContentType())
-			req.Header.Set("Authorization", "Bearer "+e.Token())
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			resp.Body.Close()
-			if resp.StatusCode/100 != 2 {
-				t.Fatalf("POST /api/upload: %s", resp.Status)
+			if status, msg := httpUpload(t, e, name, data); status/100 != 2 {
+				t.Fatalf("POST /api/upload: %d %s", status, msg)
 			}
 		},
 		get: func(t *testing.T, name string) []byte {
