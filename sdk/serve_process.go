@@ -3,13 +3,11 @@
 package sdk
 
 import (
-	"context"
 	"fmt"
 	"os"
 
 	hostapi "github.com/filegate/filegate/hostapi/v1"
 	"github.com/filegate/filegate/hostapi/v1/goplugin"
-	"github.com/filegate/filegate/hostapi/v1/wire"
 )
 
 // Serve serves p over go-plugin until the gateway ends the process, then exits.
@@ -19,8 +17,6 @@ func Serve(p hostapi.Plugin) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	goplugin.Serve(func(ctx context.Context, host hostapi.Host, m wire.Method, req []byte) []byte {
-		return wire.Serve(ctx, p, host, m, req)
-	})
+	goplugin.Serve(handler(p))
 	os.Exit(0)
 }

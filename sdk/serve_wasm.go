@@ -13,7 +13,7 @@ import (
 // The WASM ABI (hostapi/v1/ABI.md): the host writes a request into the buffer fg_alloc
 // returns and calls fg_call; the response stays valid until the next call.
 var (
-	served   hostapi.Plugin
+	served   func(ctx context.Context, host hostapi.Host, m wire.Method, req []byte) []byte
 	reqBuf   []byte
 	respBuf  []byte
 	hostBuf  []byte
@@ -25,7 +25,7 @@ func Serve(p hostapi.Plugin) {
 	if err := Check(p); err != nil {
 		panic(err)
 	}
-	served = p
+	served = handler(p)
 }
 
 //go:wasmexport fg_alloc
@@ -52,7 +52,7 @@ func fgCall(method, ptr, size uint32) uint64 {
 	if served == nil {
 		respBuf = wire.Fail(hostapi.ErrUnimplemented)
 	} else {
-		respBuf = wire.Serve(context.Background(), served, instHost, wire.Method(method), req)
+		respBuf = served(context.Background(), instHost, wire.Method(method), req)
 	}
 	return uint64(uintptr(unsafe.Pointer(unsafe.SliceData(respBuf))))<<32 | uint64(len(respBuf))
 }

@@ -32,6 +32,7 @@ import (
 	"github.com/filegate/filegate/core/config"
 	"github.com/filegate/filegate/core/console"
 	"github.com/filegate/filegate/core/gateway"
+	"github.com/filegate/filegate/core/plugin"
 	"github.com/filegate/filegate/core/store"
 	hostapi "github.com/filegate/filegate/hostapi/v1"
 )
@@ -462,17 +463,15 @@ func cmdPlugin(ctx context.Context, args []string, stdout io.Writer) error {
 		cfg[k] = configValue(v)
 	}
 	opts := plugintest.Options{Plugin: fs.Arg(0), Kind: hostapi.Kind(*kind), Config: cfg, Allow: allow, CacheDir: *cacheDir,
-		OpenStorage: func(name string, config map[string]any) (hostapi.Storage, error) {
-			c := maps.Clone(config)
-			if _, ok := c["root"]; !ok && name == "local" { // a fresh folder per case
-				dir, err := os.MkdirTemp("", "filegate-plugin-test-")
-				if err != nil {
-					return nil, err
-				}
-				c["root"] = dir
-			}
-			return builtin.OpenStorage(name, c)
-		}}
+		Builtin: builtinOf(hostapi.Kind(*kind))}
+	if opts.Kind == hostapi.KindStorage || plugin.TransportOf(opts.Plugin) != plugin.Builtin {
+		tmp, err := os.MkdirTemp("", "filegate-plugin-test-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(tmp)
+		opts.StorageConfig = freshStorage(cfg, tmp)
+	}
 	var cases int
 	failed := plugintest.Run(ctx, opts, func(r plugintest.Result) {
 		cases++
@@ -487,6 +486,38 @@ func cmdPlugin(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "PASS  %d cases\n", cases)
 	return nil
+}
+
+// builtinOf returns the lookup of builtin plugins of kind ("" is rule or auth).
+func builtinOf(kind hostapi.Kind) func(string) (hostapi.Plugin, bool) {
+	switch kind {
+	case hostapi.KindStorage:
+		return builtin.Storage
+	case hostapi.KindAuth:
+		return builtin.Auth
+	}
+	return func(name string) (hostapi.Plugin, bool) {
+		if p, ok := builtin.Rule(name); ok {
+			return p, true
+		}
+		return builtin.Auth(name)
+	}
+}
+
+// freshStorage returns the config of a fresh backend for each storage case: cfg, and
+// for a local backend (builtin or plugin) without a root, a new folder in tmp.
+func freshStorage(cfg map[string]any, tmp string) func(hostapi.Manifest) (map[string]any, error) {
+	return func(m hostapi.Manifest) (map[string]any, error) {
+		c := maps.Clone(cfg)
+		if _, ok := c["root"]; !ok && m.Name == "local" {
+			dir, err := os.MkdirTemp(tmp, "case-")
+			if err != nil {
+				return nil, err
+			}
+			c["root"] = dir
+		}
+		return c, nil
+	}
 }
 
 // multiFlag is a repeatable string flag.

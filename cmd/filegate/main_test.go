@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	hostapi "github.com/filegate/filegate/hostapi/v1"
 )
 
 // bin is the filegate binary built once for every test here.
@@ -380,7 +382,7 @@ func TestServeInitialisesEmptyFolder(t *testing.T) {
 
 func TestVersion(t *testing.T) {
 	out, err := exec.Command(bin, "version").Output()
-	if err != nil || !strings.HasPrefix(string(out), "filegate ") || !strings.Contains(string(out), "host API 1.0") {
+	if err != nil || !strings.HasPrefix(string(out), "filegate ") || !strings.Contains(string(out), "host API "+hostapi.Version) {
 		t.Fatalf("version: %v %q", err, out)
 	}
 }

@@ -37,10 +37,13 @@ type Options struct {
 	Kind   hostapi.Kind   // "" takes the manifest's; required for builtin storage plugins
 	Config map[string]any // the plugin's config table
 	Allow  []string       // extra grants; the manifest's wanted ones are always given
-	// Builtin and OpenStorage resolve builtin names (core/builtin in the gateway).
-	Builtin     func(name string) (hostapi.Plugin, bool)
-	OpenStorage func(name string, config map[string]any) (hostapi.Storage, error)
-	CacheDir    string // wazero compilation cache
+	// Builtin resolves builtin names (core/builtin's Rule, Auth or Storage).
+	Builtin func(name string) (hostapi.Plugin, bool)
+	// StorageConfig returns the config table of a fresh, empty backend of the storage
+	// plugin m describes, called once per storage case (a new temporary folder, a new
+	// key prefix); nil uses Config for every case.
+	StorageConfig func(m hostapi.Manifest) (map[string]any, error)
+	CacheDir      string // wazero compilation cache
 }
 
 // Run runs every case and reports each; report is called as each case ends. It
@@ -52,6 +55,14 @@ func Run(ctx context.Context, opts Options, report func(Result)) int {
 			failed++
 		}
 		report(r)
+	}
+	if opts.Kind == "" && plugin.TransportOf(opts.Plugin) != plugin.Builtin {
+		m, err := plugin.Inspect(ctx, plugin.Options{Name: "conformance", Plugin: opts.Plugin, CacheDir: opts.CacheDir})
+		if err != nil {
+			emit(Result{"load", err})
+			return failed
+		}
+		opts.Kind = m.Kind
 	}
 	if opts.Kind == hostapi.KindStorage {
 		runStorage(ctx, opts, emit)
@@ -70,19 +81,68 @@ func Run(ctx context.Context, opts Options, report func(Result)) int {
 	return failed
 }
 
+// runStorage runs the storage cases: the manifest, opening the backend, a call past
+// its deadline, and every storagetest case on a freshly loaded plugin with a fresh
+// backend.
 func runStorage(ctx context.Context, opts Options, emit func(Result)) {
-	if opts.OpenStorage == nil {
-		emit(Result{"load", errors.New("storage plugins are tested by builtin name only (the wasm and process transports serve rule and auth plugins)")})
+	base := plugin.Options{Name: "conformance", Plugin: opts.Plugin, Kind: hostapi.KindStorage, Builtin: opts.Builtin,
+		CacheDir: opts.CacheDir, Allow: opts.Allow}
+	m, err := plugin.Inspect(ctx, base)
+	emit(Result{"load", err})
+	if err != nil {
 		return
 	}
-	for _, c := range storagetest.Cases() {
-		s, err := opts.OpenStorage(opts.Plugin, opts.Config)
-		if err != nil {
-			emit(Result{"storage/" + c.Name, fmt.Errorf("opening a fresh backend: %w", err)})
-			continue
+	emit(Result{"manifest", checkManifest(m)})
+	load := func() (*plugin.Plugin, error) {
+		o := base
+		o.Config = opts.Config
+		if opts.StorageConfig != nil {
+			cfg, err := opts.StorageConfig(m)
+			if err != nil {
+				return nil, fmt.Errorf("config of a fresh backend: %w", err)
+			}
+			o.Config = cfg
 		}
-		emit(Result{"storage/" + c.Name, storagetest.Check(ctx, c, s)})
+		return plugin.LoadStorage(ctx, o)
 	}
+	// A backend that cannot open (a bad config, an unreachable server) fails every
+	// case alike: say so once.
+	if err := withStorage(load, func(*plugin.Plugin) error { return nil }); err != nil {
+		emit(Result{"open", err})
+		return
+	}
+	emit(Result{"storage/deadline", withStorage(load, func(p *plugin.Plugin) error { return storageDeadline(ctx, p) })})
+	for _, c := range storagetest.Cases() {
+		emit(Result{"storage/" + c.Name, withStorage(load, func(p *plugin.Plugin) error {
+			return storagetest.Check(ctx, c, p.Storage())
+		})})
+	}
+}
+
+// withStorage loads a storage plugin, runs f on it and closes it.
+func withStorage(load func() (*plugin.Plugin, error), f func(*plugin.Plugin) error) error {
+	p, err := load()
+	if err != nil {
+		return err
+	}
+	defer p.Close(context.Background())
+	return f(p)
+}
+
+// storageDeadline calls with a context already past its deadline: the call must fail
+// (unless the storage is builtin, called directly), and the plugin must answer the
+// next one.
+func storageDeadline(ctx context.Context, p *plugin.Plugin) error {
+	late, cancel := context.WithDeadline(ctx, time.Now().Add(-time.Second))
+	defer cancel()
+	_, err := p.Storage().Stat(late, "/")
+	if p.Transport() != plugin.Builtin && err == nil {
+		return errors.New("a call past its deadline succeeded")
+	}
+	if _, err := p.Storage().Stat(ctx, "/"); err != nil {
+		return fmt.Errorf("the plugin no longer answers: %w", err)
+	}
+	return nil
 }
 
 type kit struct {
@@ -187,8 +247,10 @@ func (k *kit) cases() []kase {
 	)
 }
 
-func (k *kit) manifest() error {
-	m := k.p.Manifest()
+func (k *kit) manifest() error { return checkManifest(k.p.Manifest()) }
+
+// checkManifest checks what every plugin's manifest must say.
+func checkManifest(m hostapi.Manifest) error {
 	switch {
 	case m.Name == "":
 		return errors.New("manifest has no name")

@@ -2,11 +2,14 @@ package plugintest
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
+	"sync/atomic"
 	"testing"
 
+	"github.com/filegate/filegate/conformance/testservers"
 	"github.com/filegate/filegate/core/builtin"
 	"github.com/filegate/filegate/core/plugin/wasmtest"
 	"github.com/filegate/filegate/examples/chat"
@@ -70,6 +73,61 @@ func TestExamples(t *testing.T) {
 	}
 }
 
+// freshLocal gives each case of a local storage plugin a new root folder.
+func freshLocal(t *testing.T) func(hostapi.Manifest) (map[string]any, error) {
+	return func(m hostapi.Manifest) (map[string]any, error) {
+		return map[string]any{"root": t.TempDir()}, nil
+	}
+}
+
+// TestStorage runs the storage cases on the first-party storage backends as builtin,
+// wasm and process plugins (the ones .ci/build-plugins.sh builds).
 func TestStorage(t *testing.T) {
-	check(t, Options{Plugin: "memory", Kind: hostapi.KindStorage, OpenStorage: builtin.OpenStorage})
+	for _, name := range []string{"memory", "local"} {
+		t.Run("builtin/"+name, func(t *testing.T) {
+			opts := Options{Plugin: name, Kind: hostapi.KindStorage, Builtin: builtin.Storage}
+			if name == "local" {
+				opts.StorageConfig = freshLocal(t)
+			}
+			check(t, opts)
+		})
+	}
+	dir := pluginsDir(t)
+	wasm := filepath.Join(dir, "memory.wasm")
+	if err := wasmtest.Precompile(wasm); err != nil {
+		t.Fatal(err)
+	}
+	t.Run("wasm/memory", func(t *testing.T) {
+		check(t, Options{Plugin: wasm, CacheDir: wasmtest.CacheDir()})
+	})
+	t.Run("process/memory", func(t *testing.T) {
+		check(t, Options{Plugin: filepath.Join(dir, "memory")})
+	})
+	t.Run("process/local", func(t *testing.T) {
+		check(t, Options{Plugin: filepath.Join(dir, "local"), StorageConfig: freshLocal(t)})
+	})
+}
+
+// prefixes gives each case of an object-storage plugin a new key prefix.
+func prefixes(config func(prefix string) map[string]any) func(hostapi.Manifest) (map[string]any, error) {
+	var n atomic.Int64
+	return func(hostapi.Manifest) (map[string]any, error) {
+		return config(fmt.Sprintf("case-%d", n.Add(1))), nil
+	}
+}
+
+// TestStorageS3Process runs the storage cases on the s3 plugin executable against
+// versitygw.
+func TestStorageS3Process(t *testing.T) {
+	exe := filepath.Join(pluginsDir(t), "s3")
+	s3 := testservers.Versitygw(t)
+	check(t, Options{Plugin: exe, StorageConfig: prefixes(s3.Config)})
+}
+
+// TestStorageAzureProcess runs the storage cases on the azureblob plugin executable
+// against Azurite.
+func TestStorageAzureProcess(t *testing.T) {
+	exe := filepath.Join(pluginsDir(t), "azureblob")
+	az := testservers.Azurite(t)
+	check(t, Options{Plugin: exe, StorageConfig: prefixes(az.Config)})
 }

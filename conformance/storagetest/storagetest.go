@@ -44,6 +44,7 @@ func Cases() []Case {
 		{"NotVisibleBeforeCommit", testNotVisibleBeforeCommit},
 		{"AbortKeepsPrevious", testAbortKeepsPrevious},
 		{"OpenOffset", testOpenOffset},
+		{"LargeFile", testLargeFile},
 		{"OpenErrors", testOpenErrors},
 		{"CreateErrors", testCreateErrors},
 		{"ListSortedPaged", testListSortedPaged},
@@ -317,6 +318,82 @@ func testOpenOffset(t TB, s hostapi.Storage) {
 			t.Errorf("Open at %d read %q, want %q", tc.offset, got, tc.want)
 		}
 	}
+}
+
+// testLargeFile writes a file of several MiB in writes of odd sizes and reads it back
+// from offsets inside and across the chunks a plugin transport moves (64 KiB to 1 MiB),
+// in reads of odd sizes.
+func testLargeFile(t TB, s hostapi.Storage) {
+	ctx := t.Context()
+	const size = 3<<20 + 12345
+	data := make([]byte, size)
+	for i := range data {
+		data[i] = byte(i*7 + i>>16)
+	}
+	u, err := s.Create(ctx, "/large")
+	if err != nil {
+		t.Fatalf("Create: %v", err)
+	}
+	for rest, step := data, 1; len(rest) > 0; step = step*3 + 1 {
+		k := min(len(rest), step%(700<<10)+1)
+		if _, err := u.Write(rest[:k]); err != nil {
+			u.Abort()
+			t.Fatalf("Write: %v", err)
+		}
+		rest = rest[k:]
+	}
+	if err := u.Commit(ctx); err != nil {
+		t.Fatalf("Commit: %v", err)
+	}
+	if fi, err := s.Stat(ctx, "/large"); err != nil || fi.Size != size {
+		t.Fatalf("Stat = %+v, %v; want %d bytes", fi, err, size)
+	}
+	for _, off := range []int64{0, 64<<10 - 1, 1 << 20, 2<<20 + 777, size - 1, size} {
+		r, err := s.Open(ctx, "/large", off)
+		if err != nil {
+			t.Fatalf("Open at %d: %v", off, err)
+		}
+		var got []byte
+		buf := make([]byte, 100<<10+3)
+		for {
+			n, err := r.Read(buf)
+			got = append(got, buf[:n]...)
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				r.Close()
+				t.Fatalf("read from %d: %v", off, err)
+			}
+		}
+		r.Close()
+		if !bytes.Equal(got, data[off:]) {
+			t.Errorf("read from %d: %d bytes, want the file's last %d (first difference at %d)",
+				off, len(got), size-off, firstDiff(got, data[off:]))
+		}
+	}
+	// A reader closed early, then another upload and read: nothing is left in use.
+	r, err := s.Open(ctx, "/large", 0)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	if _, err := io.ReadFull(r, make([]byte, 200<<10)); err != nil {
+		t.Errorf("read: %v", err)
+	}
+	if err := r.Close(); err != nil {
+		t.Errorf("Close of a reader half read: %v", err)
+	}
+	put(t, s, "/large", "small now")
+	wantContent(t, s, "/large", "small now")
+}
+
+func firstDiff(a, b []byte) int {
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return min(len(a), len(b))
 }
 
 func testOpenErrors(t TB, s hostapi.Storage) {

@@ -16,6 +16,7 @@ import (
 	"github.com/filegate/filegate/plugins/storage/local"
 	"github.com/filegate/filegate/plugins/storage/memory"
 	"github.com/filegate/filegate/plugins/storage/s3"
+	"github.com/filegate/filegate/sdk"
 )
 
 // storages are the built-in storage plugins by name.
@@ -50,16 +51,31 @@ func Auth(name string) (hostapi.Plugin, bool) {
 	return a, ok
 }
 
+// Storage returns the built-in storage plugin name (plugin.Options.Builtin for
+// [[storage]], loaded with plugin.LoadStorage).
+func Storage(name string) (hostapi.Plugin, bool) {
+	open, ok := storages[name]
+	if !ok {
+		return nil, false
+	}
+	return sdk.Storage(hostapi.Manifest{Name: name}, open), true
+}
+
+// StorageNames lists the built-in storage plugins, sorted.
+func StorageNames() []string {
+	names := make([]string, 0, len(storages))
+	for n := range storages {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
 // OpenStorage opens the built-in storage plugin name with its config table.
 func OpenStorage(name string, config map[string]any) (hostapi.Storage, error) {
 	open, ok := storages[name]
 	if !ok {
-		names := make([]string, 0, len(storages))
-		for n := range storages {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		return nil, fmt.Errorf("unknown storage plugin %q (built in: %s)", name, strings.Join(names, ", "))
+		return nil, fmt.Errorf("unknown storage plugin %q (built in: %s)", name, strings.Join(StorageNames(), ", "))
 	}
 	return open(config)
 }

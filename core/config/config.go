@@ -89,6 +89,10 @@ type Storage struct {
 	// object storage but sees only what went through the gateway (run `filegate
 	// reindex` after changing the storage behind its back).
 	Listing string `toml:"listing"`
+	// Timeout bounds one call of a storage plugin served over wasm or a process
+	// (default 10s); folder renames and start-up sweeps, which copy or list a whole
+	// folder, may take up to an hour more. Builtin backends ignore it.
+	Timeout Duration `toml:"timeout"`
 }
 
 // Listing modes of a [[storage]].
@@ -265,6 +269,9 @@ func (c *Config) validate() error {
 		case "", ListingDirect, ListingMetadata:
 		default:
 			return fmt.Errorf("storage %q: listing = %q: want %q or %q", s.Name, s.Listing, ListingDirect, ListingMetadata)
+		}
+		if s.Timeout < 0 {
+			return fmt.Errorf("storage %q: timeout = %s: must not be negative", s.Name, s.Timeout.D())
 		}
 	}
 	return errors.Join(c.validateRules(), c.validateAuth())

@@ -39,6 +39,7 @@ func TestStrictDecoding(t *testing.T) {
 		"[[storage]]\nplugin = \"local\"\n":     "name is required",
 		"[[storage]]\nname = \"a\"\nplugin = \"local\"\n[[storage]]\nname = \"a\"\nplugin = \"local\"\n": "used twice",
 		"[[storage]]\nname = \"a\"\nplugin = \"s3\"\nlisting = \"cached\"\n":                             "listing",
+		"[[storage]]\nname = \"a\"\nplugin = \"x.wasm\"\ntimeout = \"-1s\"\n":                            "timeout = -1s: must not be negative",
 	} {
 		_, err := Parse(text, "gateway.toml")
 		if err == nil || !strings.Contains(err.Error(), want) {

@@ -183,7 +183,9 @@ func TestAuthPluginRefusesUploads(t *testing.T) {
 func TestAuthPluginDecidesLogins(t *testing.T) {
 	t.Parallel()
 	buildAuthGuests(t)
-	const deadline = 500 * time.Millisecond
+	// The plain login below must get a second wasm instance started and answered
+	// within this while the first spins: generous, for a loaded machine under -race.
+	const deadline = 2 * time.Second
 	e := clienttest.Start(t, withAuth(t, config.Auth{Name: "logins", Plugin: authGuests.login, Timeout: config.Duration(deadline)}))
 	for _, u := range []string{"denied", "vouched", "plain"} {
 		e.CreateAccount(t, map[string]any{"Username": u})

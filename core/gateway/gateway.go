@@ -18,6 +18,7 @@ import (
 	"github.com/filegate/filegate/core/console"
 	"github.com/filegate/filegate/core/guard"
 	"github.com/filegate/filegate/core/httpapi"
+	"github.com/filegate/filegate/core/plugin"
 	"github.com/filegate/filegate/core/rules"
 	"github.com/filegate/filegate/core/store"
 	"github.com/filegate/filegate/core/vfs"
@@ -32,11 +33,12 @@ type Gateway struct {
 	Guard    *guard.Guard
 	Log      *slog.Logger
 
-	backends   map[string]hostapi.Storage
-	rootTenant map[string]int64 // backend → the first tenant with its root at "/"
-	rules      *rules.Engine
-	auth       *authChain // the [[auth]] plugins
-	api        *httpapi.API
+	backends       map[string]hostapi.Storage
+	storagePlugins []*plugin.Plugin // the [[storage]] backends served by wasm or process plugins
+	rootTenant     map[string]int64 // backend → the first tenant with its root at "/"
+	rules          *rules.Engine
+	auth           *authChain // the [[auth]] plugins
+	api            *httpapi.API
 
 	mu    sync.Mutex
 	addrs map[string]net.Addr // listener name → bound address, once Run has bound it
@@ -54,6 +56,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Gateway, 
 	}
 	g := &Gateway{Config: cfg, Store: st, Log: log, backends: map[string]hostapi.Storage{}, addrs: map[string]net.Addr{}}
 	if err := g.openBackends(ctx); err != nil {
+		g.closeBackends(ctx)
 		st.Close()
 		return nil, err
 	}
@@ -61,6 +64,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Gateway, 
 	os.RemoveAll(filepath.Join(cfg.DataPath(), "spool"))
 	key, err := st.SigningKey(ctx)
 	if err != nil {
+		g.closeBackends(ctx)
 		st.Close()
 		return nil, err
 	}
@@ -69,11 +73,13 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Gateway, 
 	g.Guard = guard.New(sec.BanThreshold, sec.BanWindow.D(), sec.BanTime.D())
 	g.Guard.OnBan = g.banned
 	if err := g.openAuth(ctx); err != nil {
+		g.closeBackends(ctx)
 		st.Close()
 		return nil, err
 	}
 	if err := g.openRules(ctx); err != nil {
 		g.auth.close(ctx)
+		g.closeBackends(ctx)
 		st.Close()
 		return nil, err
 	}
@@ -96,7 +102,7 @@ func (g *Gateway) openBackends(ctx context.Context) error {
 		if s.Plugin == "local" {
 			cfg = resolveRoot(g.Config, cfg)
 		}
-		b, err := builtin.OpenStorage(s.Plugin, cfg)
+		b, err := g.openBackend(ctx, s, cfg)
 		if err != nil {
 			return fmt.Errorf("storage %q: %w", s.Name, err)
 		}
@@ -114,6 +120,37 @@ func (g *Gateway) openBackends(ctx context.Context) error {
 		return errors.New("config: no [[storage]] is named \"default\": the tenant's primary storage must be")
 	}
 	return nil
+}
+
+// openBackend opens one [[storage]] backend: a builtin one directly, a .wasm module or
+// an executable (see plugin.TransportOf) as a storage plugin, whose path is relative to
+// the config file and which the gateway stops when Run returns. cfg is s.Config with
+// relative paths resolved.
+func (g *Gateway) openBackend(ctx context.Context, s config.Storage, cfg map[string]any) (hostapi.Storage, error) {
+	if plugin.TransportOf(s.Plugin) == plugin.Builtin {
+		return builtin.OpenStorage(s.Plugin, cfg)
+	}
+	p, err := plugin.LoadStorage(ctx, plugin.Options{
+		Name: s.Name, Plugin: g.Config.Resolve(s.Plugin), Config: cfg,
+		Limits:   plugin.Limits{CallTimeout: s.Timeout.D()},
+		Logger:   g.Log.With("storage", s.Name),
+		CacheDir: filepath.Join(g.Config.DataPath(), "plugin-cache"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	g.storagePlugins = append(g.storagePlugins, p)
+	return p.Storage(), nil
+}
+
+// closeBackends stops the storage plugins.
+func (g *Gateway) closeBackends(ctx context.Context) {
+	for _, p := range g.storagePlugins {
+		if err := p.Close(ctx); err != nil {
+			g.Log.Warn("stopping a storage plugin", "storage", p.Name(), "err", err)
+		}
+	}
+	g.storagePlugins = nil
 }
 
 // resolveRoot makes a local backend's relative root relative to the config file.
@@ -226,6 +263,7 @@ func (g *Gateway) frontEnds() ([]frontEnd, error) {
 // ready, when not nil, is closed once every listener is bound. Run closes the store.
 func (g *Gateway) Run(ctx context.Context, ready chan<- struct{}) error {
 	defer g.Store.Close()
+	defer g.closeBackends(context.WithoutCancel(ctx))
 	defer g.auth.close(context.WithoutCancel(ctx))
 	fes, err := g.frontEnds()
 	if err != nil {

@@ -95,8 +95,10 @@ type Plugin struct {
 	name      string
 	transport Transport
 	manifest  hostapi.Manifest
-	impl      hostapi.Plugin // the builtin value, or a wire client
+	impl      hostapi.Plugin  // the builtin value, or a wire client
+	storage   hostapi.Storage // the open backend of a storage plugin (LoadStorage)
 	host      *host
+	conn      remoteConn // the wasm or process transport; nil for builtin
 	timeout   time.Duration
 	close     func(context.Context) error
 }
@@ -114,7 +116,7 @@ type remoteConn interface {
 // missing file, an incompatible host API version (naming both), a kind mismatch, a
 // config table that does not match the plugin's schema, a malformed allow list.
 func Load(ctx context.Context, opts Options) (*Plugin, error) {
-	p, err := load(ctx, opts, true)
+	p, err := load(ctx, opts, loadRuleAuth)
 	if err != nil {
 		return nil, fmt.Errorf("plugin %q (%s): %w", opts.Name, opts.Plugin, err)
 	}
@@ -124,7 +126,7 @@ func Load(ctx context.Context, opts Options) (*Plugin, error) {
 // Inspect loads the plugin only to read its manifest, without checking opts.Config
 // against the plugin's config schema (so a tool can learn the schema first).
 func Inspect(ctx context.Context, opts Options) (hostapi.Manifest, error) {
-	p, err := load(ctx, opts, false)
+	p, err := load(ctx, opts, loadInspect)
 	if err != nil {
 		return hostapi.Manifest{}, fmt.Errorf("plugin %q (%s): %w", opts.Name, opts.Plugin, err)
 	}
@@ -132,7 +134,36 @@ func Inspect(ctx context.Context, opts Options) (hostapi.Manifest, error) {
 	return p.manifest, nil
 }
 
-func load(ctx context.Context, opts Options, withConfig bool) (*Plugin, error) {
+// LoadStorage loads the storage plugin opts names and opens its backend with
+// opts.Config; Storage returns the backend. A builtin storage plugin's backend is the
+// plugin's own value, called directly; a wasm or process one is a client of the
+// plugin's storage methods (hostapi/v1/ABI.md), each call under the per-call deadline,
+// that implements hostapi.Chtimer and hostapi.Sweeper only when the plugin does.
+//
+// A wasm storage plugin runs in a single instance (its open files, and any state it
+// keeps, live in that instance's memory), so its calls run one at a time. When a
+// plugin process dies or a wasm instance is replaced, the calls in flight fail and the
+// reads and uploads opened before fail on their next call: nothing half-written is
+// committed.
+func LoadStorage(ctx context.Context, opts Options) (*Plugin, error) {
+	opts.Kind = hostapi.KindStorage
+	p, err := load(ctx, opts, loadStorage)
+	if err != nil {
+		return nil, fmt.Errorf("plugin %q (%s): %w", opts.Name, opts.Plugin, err)
+	}
+	return p, nil
+}
+
+// loadMode says what load is for.
+type loadMode int
+
+const (
+	loadRuleAuth loadMode = iota // Load: a rule or auth plugin, config checked
+	loadStorage                  // LoadStorage: a storage plugin, config checked, backend opened
+	loadInspect                  // Inspect: any kind, config unchecked
+)
+
+func load(ctx context.Context, opts Options, mode loadMode) (*Plugin, error) {
 	g, err := parseGrants(opts.Allow)
 	if err != nil {
 		return nil, err
@@ -146,6 +177,9 @@ func load(ctx context.Context, opts Options, withConfig bool) (*Plugin, error) {
 		return nil, fmt.Errorf("config: %w", err)
 	}
 	limits := opts.Limits.withDefaults()
+	if mode == loadStorage {
+		limits.Instances = 1 // a wasm storage plugin's handles live in its instance
+	}
 	h := &host{name: opts.Name, grants: g, config: cfgJSON, storage: opts.Storage, kv: opts.KV,
 		http: opts.HTTPClient, log: opts.Logger, now: opts.Clock}
 	if h.http == nil {
@@ -180,7 +214,7 @@ func load(ctx context.Context, opts Options, withConfig bool) (*Plugin, error) {
 		return nil, err
 	}
 	if conn != nil {
-		p.close = conn.Close
+		p.conn, p.close = conn, conn.Close
 		mctx, cancel := context.WithTimeout(ctx, p.timeout)
 		p.manifest, err = wire.ReadManifest(mctx, conn)
 		cancel()
@@ -189,7 +223,7 @@ func load(ctx context.Context, opts Options, withConfig bool) (*Plugin, error) {
 			return nil, fmt.Errorf("reading the manifest: %w", err)
 		}
 	}
-	if err := p.check(opts, withConfig); err != nil {
+	if err := p.check(opts, mode); err != nil {
 		p.close(ctx)
 		return nil, err
 	}
@@ -199,6 +233,12 @@ func load(ctx context.Context, opts Options, withConfig bool) (*Plugin, error) {
 			p.impl = wire.NewRule(conn, p.manifest)
 		case hostapi.KindAuth:
 			p.impl = wire.NewAuth(conn, p.manifest)
+		}
+	}
+	if mode == loadStorage {
+		if err := p.openStorage(ctx, conn, opts.Config); err != nil {
+			p.close(ctx)
+			return nil, err
 		}
 	}
 	if missing := p.MissingGrants(); len(missing) > 0 {
@@ -216,15 +256,17 @@ func lookupBuiltin(f func(string) (hostapi.Plugin, bool), name string) (hostapi.
 }
 
 // check refuses a plugin the host cannot serve as configured.
-func (p *Plugin) check(opts Options, withConfig bool) error {
+func (p *Plugin) check(opts Options, mode loadMode) error {
 	m := p.manifest
 	if !hostapi.Compatible(hostapi.Version, m.APIVersion) {
 		return fmt.Errorf("built for host API %q, but this gateway serves host API %s: rebuild it with the sdk of host API v%s",
 			m.APIVersion, hostapi.Version, strings.SplitN(hostapi.Version, ".", 2)[0])
 	}
 	switch {
-	case m.Kind != hostapi.KindRule && m.Kind != hostapi.KindAuth:
-		return fmt.Errorf("manifest declares kind %q: only rule and auth plugins load here (storage plugins go in [[storage]])", m.Kind)
+	case m.Kind != hostapi.KindRule && m.Kind != hostapi.KindAuth && m.Kind != hostapi.KindStorage:
+		return fmt.Errorf("manifest declares kind %q: want rule, auth or storage", m.Kind)
+	case mode == loadRuleAuth && m.Kind == hostapi.KindStorage:
+		return errors.New("is a storage plugin: only rule and auth plugins load here (storage plugins go in [[storage]])")
 	case opts.Kind != "" && m.Kind != opts.Kind:
 		return fmt.Errorf("is a %s plugin, but is configured where a %s plugin is expected", m.Kind, opts.Kind)
 	}
@@ -235,12 +277,14 @@ func (p *Plugin) check(opts Options, withConfig bool) error {
 			_, ok = p.impl.(hostapi.Rule)
 		case hostapi.KindAuth:
 			_, ok = p.impl.(hostapi.Auth)
+		case hostapi.KindStorage:
+			_, ok = p.impl.(hostapi.StoragePlugin)
 		}
 		if !ok {
 			return fmt.Errorf("declares kind %s but does not implement its interface", m.Kind)
 		}
 	}
-	if !withConfig {
+	if mode == loadInspect {
 		return nil
 	}
 	return checkConfig(m.Config, opts.Config)

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os/exec"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -38,6 +39,8 @@ type process struct {
 	crashes  int       // consecutive crashes
 	retryAt  time.Time // no restart before this
 	lastFail error
+
+	gen atomic.Uint64 // process starts
 }
 
 func newProcess(path string, log *slog.Logger) (*process, error) {
@@ -101,8 +104,13 @@ func (p *process) start() error {
 		return err
 	}
 	p.client, p.conn = client, conn
+	p.gen.Add(1)
 	return nil
 }
+
+// Generation counts the process starts (wire.Restartable): a new process holds none
+// of the previous one's open files.
+func (p *process) Generation() uint64 { return p.gen.Load() }
 
 // failed records a crash (p.mu held) and schedules the next restart.
 func (p *process) failed(err error) {
@@ -133,6 +141,11 @@ func (p *process) Call(ctx context.Context, host hostapi.Host, method wire.Metho
 	if err == nil {
 		p.crashes = 0
 		return resp, nil
+	}
+	if errors.Is(ctx.Err(), context.Canceled) {
+		// The caller gave up: the process may well be fine, and its other calls with
+		// it. A process that did die is noticed by the next call.
+		return nil, err
 	}
 	if p.conn == conn { // not already replaced by a concurrent call
 		if ctx.Err() != nil {

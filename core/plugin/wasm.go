@@ -10,6 +10,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -36,6 +37,7 @@ type wasmPool struct {
 
 	idle  chan *wasmInstance // instances ready for a call
 	slots chan struct{}      // one token per live instance
+	gen   atomic.Uint64      // instances started
 }
 
 type wasmInstance struct {
@@ -126,12 +128,17 @@ func (w *wasmPool) instantiate(ctx context.Context) (*wasmInstance, error) {
 	if err != nil {
 		return nil, fmt.Errorf("instantiating %s: %w%s", w.path, err, out.suffix())
 	}
+	w.gen.Add(1)
 	inst := &wasmInstance{mod: mod, alloc: mod.ExportedFunction("fg_alloc"), call: mod.ExportedFunction("fg_call"), out: out}
 	if buf := mod.ExportedFunction("fg_buffer"); buf != nil {
 		inst.alloc, inst.reuse = buf, true
 	}
 	return inst, nil
 }
+
+// Generation counts the instances started (wire.Restartable): with one instance, as
+// storage plugins run, a new generation holds none of the previous one's state.
+func (w *wasmPool) Generation() uint64 { return w.gen.Load() }
 
 // acquire takes an idle instance, or starts one if the pool has room, or waits.
 func (w *wasmPool) acquire(ctx context.Context) (*wasmInstance, error) {

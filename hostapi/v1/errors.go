@@ -36,13 +36,15 @@ var (
 	ErrTooLarge      = errors.New("too large")
 )
 
+// codeErrs maps codes to errors, the more specific first: a backend's error may match
+// several (syscall.ENOTEMPTY is also fs.ErrExist), and CodeOf takes the first match.
 var codeErrs = []struct {
 	code Code
 	err  error
 }{
+	{CodeNotEmpty, ErrNotEmpty}, {CodeNotDir, ErrNotDir}, {CodeIsDir, ErrIsDir},
 	{CodeNotExist, ErrNotExist}, {CodeExist, ErrExist}, {CodePermission, ErrPermission},
-	{CodeInvalid, ErrInvalid}, {CodeNotDir, ErrNotDir}, {CodeIsDir, ErrIsDir},
-	{CodeNotEmpty, ErrNotEmpty}, {CodeNotGranted, ErrNotGranted},
+	{CodeInvalid, ErrInvalid}, {CodeNotGranted, ErrNotGranted},
 	{CodeUnimplemented, ErrUnimplemented}, {CodeTimeout, context.DeadlineExceeded},
 	{CodeCanceled, context.Canceled}, {CodeTooLarge, ErrTooLarge},
 }

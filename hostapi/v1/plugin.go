@@ -123,6 +123,16 @@ type Auth interface {
 	Authorize(ctx context.Context, host Host, op Operation) (Decision, error)
 }
 
+// StoragePlugin is a storage backend served as a plugin: its manifest (kind storage),
+// and OpenStorage, which builds the backend from the operator's `[[storage]] config`
+// table. The host opens it once per plugin process or wasm instance, before the first
+// storage call. The Storage it returns must be safe for concurrent use; it implements
+// Chtimer and Sweeper when the backend supports them, and the host offers them then only.
+type StoragePlugin interface {
+	Plugin
+	OpenStorage(ctx context.Context, config map[string]any) (Storage, error)
+}
+
 // Login is one login attempt.
 type Login struct {
 	Protocol   string // ftp, ftps, sftp, http

@@ -1,6 +1,11 @@
 package hostapi
 
-import "testing"
+import (
+	"errors"
+	"io/fs"
+	"syscall"
+	"testing"
+)
 
 func TestCompatible(t *testing.T) {
 	for _, c := range []struct {
@@ -15,3 +20,22 @@ func TestCompatible(t *testing.T) {
 		}
 	}
 }
+
+// TestCodeOfSpecificFirst: an error matching several sentinels gets the most specific
+// code (syscall.ENOTEMPTY also matches fs.ErrExist).
+func TestCodeOfSpecificFirst(t *testing.T) {
+	err := &fs.PathError{Op: "rename", Path: "/d", Err: syscall.ENOTEMPTY}
+	if !errors.Is(err, fs.ErrExist) {
+		t.Skip("ENOTEMPTY no longer matches fs.ErrExist")
+	}
+	if got := CodeOf(joinNotEmpty{err}); got != CodeNotEmpty {
+		t.Errorf("CodeOf = %d, want CodeNotEmpty", got)
+	}
+}
+
+// joinNotEmpty is how backends classify ENOTEMPTY: it matches ErrNotEmpty and keeps
+// the errno.
+type joinNotEmpty struct{ err error }
+
+func (e joinNotEmpty) Error() string   { return e.err.Error() }
+func (e joinNotEmpty) Unwrap() []error { return []error{ErrNotEmpty, e.err} }

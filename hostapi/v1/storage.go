@@ -15,7 +15,10 @@ import (
 )
 
 // Version is the host API version this package describes.
-const Version = "1.0"
+//
+// 1.1 added the storage kind on the wasm and process transports (StoragePlugin and
+// the storage methods of ABI.md).
+const Version = "1.1"
 
 // Errors a Storage returns, matched with errors.Is. They alias io/fs errors so that
 // backends built on the os package need no translation.

@@ -20,7 +20,9 @@ const (
 	MethodAuthorize    Method = 4 // Operation → Decision
 )
 
-var methodNames = [...]string{"Manifest", "OnEvent", "OnSchedule", "Authenticate", "Authorize"}
+var methodNames = [...]string{"Manifest", "OnEvent", "OnSchedule", "Authenticate", "Authorize",
+	"StorageOpen", "Stat", "List", "Open", "Read", "Close", "Create", "Write", "Commit", "Abort",
+	"Mkdir", "Rename", "Remove", "Chtimes", "SweepTemp"}
 
 // String is the method's name in the Go interfaces.
 func (m Method) String() string {
@@ -127,7 +129,7 @@ func call(ctx context.Context, conn Conn, host hostapi.Host, m Method, encode fu
 	}
 	resp, err := conn.Call(ctx, host, m, e.Bytes())
 	if err != nil {
-		return err
+		return &TransportError{err}
 	}
 	d, err := Result(resp)
 	if err != nil {
