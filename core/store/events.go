@@ -25,8 +25,8 @@ func (s *Store) RecordID(ctx context.Context, tenantID int64, ev hostapi.Event) 
 	}
 	var id int64
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		err := tx.QueryRowContext(ctx, s.d.Rebind(`INSERT INTO events (tenant_id, time, type, protocol, account, path, from_path, size, sha256, remote_addr, is_dir) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
-			tenantID, ev.Time.UnixMilli(), ev.Type, ev.Protocol, ev.Account, ev.Path, ev.From, ev.Size, ev.SHA256, ev.RemoteAddr, boolInt(ev.IsDir)).Scan(&id)
+		err := tx.QueryRowContext(ctx, s.d.Rebind(`INSERT INTO events (tenant_id, time, type, protocol, account, path, from_path, size, sha256, remote_addr, is_dir, done, total) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
+			tenantID, ev.Time.UnixMilli(), ev.Type, ev.Protocol, ev.Account, ev.Path, ev.From, ev.Size, ev.SHA256, ev.RemoteAddr, boolInt(ev.IsDir), ev.Done, ev.Total).Scan(&id)
 		if err != nil {
 			return err
 		}
@@ -116,7 +116,7 @@ func (s *Store) Events(ctx context.Context, tenantID int64, f EventFilter) ([]ho
 	if err := s.queryRow(ctx, `SELECT COUNT(*) FROM events WHERE `+cond, args...).Scan(&total); err != nil {
 		return nil, 0, fmt.Errorf("store: events: %w", err)
 	}
-	rows, err := s.query(ctx, `SELECT id, time, type, protocol, account, path, from_path, size, sha256, remote_addr, is_dir FROM events WHERE `+cond+` ORDER BY id DESC LIMIT ? OFFSET ?`,
+	rows, err := s.query(ctx, `SELECT id, time, type, protocol, account, path, from_path, size, sha256, remote_addr, is_dir, done, total FROM events WHERE `+cond+` ORDER BY id DESC LIMIT ? OFFSET ?`,
 		append(args, f.Limit, f.Offset)...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("store: events: %w", err)
@@ -127,7 +127,7 @@ func (s *Store) Events(ctx context.Context, tenantID int64, f EventFilter) ([]ho
 		var ev hostapi.Event
 		var t int64
 		var isDir int
-		if err := rows.Scan(&ev.ID, &t, &ev.Type, &ev.Protocol, &ev.Account, &ev.Path, &ev.From, &ev.Size, &ev.SHA256, &ev.RemoteAddr, &isDir); err != nil {
+		if err := rows.Scan(&ev.ID, &t, &ev.Type, &ev.Protocol, &ev.Account, &ev.Path, &ev.From, &ev.Size, &ev.SHA256, &ev.RemoteAddr, &isDir, &ev.Done, &ev.Total); err != nil {
 			return nil, 0, err
 		}
 		ev.Time, ev.IsDir = fromMS(t), isDir != 0

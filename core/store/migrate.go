@@ -154,6 +154,9 @@ var migrations = []string{
 		updated_at BIGINT NOT NULL,
 		PRIMARY KEY (namespace, key)
 	) {{clustered}};`,
+	// 5: the progress of dir.moving events.
+	`ALTER TABLE events ADD COLUMN done BIGINT NOT NULL DEFAULT 0;
+	ALTER TABLE events ADD COLUMN total BIGINT NOT NULL DEFAULT 0;`,
 }
 
 // migrate applies the migrations the database has not seen yet, each in a transaction,

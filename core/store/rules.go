@@ -213,13 +213,13 @@ type tenantEvent struct {
 	tenantID int64
 }
 
-const eventCols = `id, tenant_id, time, type, protocol, account, path, from_path, size, sha256, remote_addr, is_dir`
+const eventCols = `id, tenant_id, time, type, protocol, account, path, from_path, size, sha256, remote_addr, is_dir, done, total`
 
 func scanTenantEvent(row interface{ Scan(...any) error }) (tenantEvent, error) {
 	var e tenantEvent
 	var t int64
 	var isDir int
-	err := row.Scan(&e.ID, &e.tenantID, &t, &e.Type, &e.Protocol, &e.Account, &e.Path, &e.From, &e.Size, &e.SHA256, &e.RemoteAddr, &isDir)
+	err := row.Scan(&e.ID, &e.tenantID, &t, &e.Type, &e.Protocol, &e.Account, &e.Path, &e.From, &e.Size, &e.SHA256, &e.RemoteAddr, &isDir, &e.Done, &e.Total)
 	e.Time, e.IsDir = fromMS(t), isDir != 0
 	return e, err
 }

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"path"
 	"strings"
 	"time"
@@ -243,7 +244,9 @@ func (f *FS) mkdirAll(ctx context.Context, dir string) error {
 }
 
 // Rename moves the file or folder from to to, replacing a file at to, and records
-// file.moved. It needs the Rename right.
+// file.moved. A backend that moves a folder object by object reports its progress
+// (hostapi.ReportProgress), recorded as dir.moving events before file.moved. It needs
+// the Rename right.
 func (f *FS) Rename(ctx context.Context, from, to string) error {
 	src, err := f.resolve("rename", from, f.session.Rights.Rename, "rename")
 	if err != nil {
@@ -269,12 +272,28 @@ func (f *FS) Rename(ctx context.Context, from, to string) error {
 	if src.tenant == dst.tenant {
 		return nil // nothing moves, nothing to record
 	}
+	if fi.IsDir {
+		ctx = hostapi.WithProgress(ctx, f.moveProgress(ctx, src, dst))
+	}
 	if err := f.backend.Rename(ctx, src.backend, dst.backend); err != nil {
 		return src.fail("rename", err)
 	}
 	ev := f.event(hostapi.EventFileMoved, dst.tenant)
 	ev.From, ev.IsDir, ev.Size = src.tenant, fi.IsDir, fi.Size
 	return f.record(ctx, ev)
+}
+
+// moveProgress returns the hostapi.ProgressFunc of a folder rename from src to dst:
+// it records each report as a dir.moving event. Progress is informative: an event that
+// cannot be recorded is logged, and the rename goes on.
+func (f *FS) moveProgress(ctx context.Context, src, dst target) hostapi.ProgressFunc {
+	return func(p hostapi.Progress) {
+		ev := f.event(hostapi.EventDirMoving, dst.tenant)
+		ev.From, ev.IsDir, ev.Done, ev.Total = src.tenant, true, p.Done, p.Total
+		if err := f.record(ctx, ev); err != nil {
+			slog.WarnContext(ctx, "vfs: folder rename progress not recorded", "from", src.tenant, "to", dst.tenant, "err", err)
+		}
+	}
 }
 
 // Remove deletes the file or empty folder p, recording file.deleted or dir.deleted;

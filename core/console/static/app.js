@@ -9,7 +9,7 @@ const SCOPES = ['file.create', 'file.delete', 'file.read', 'file.list', 'file.re
   'ftpaccount.delete', 'ftpaccount.get', 'ftpaccount.list', 'ftpaccount.update', 'apiaccount.manage',
   'webhook.read', 'webhook.write', 'event.read'];
 const EVENT_TYPES = ['file.uploaded', 'file.downloaded', 'file.deleted', 'file.moved', 'dir.created', 'dir.deleted',
-  'login.succeeded', 'login.failed', 'login.banned'];
+  'login.succeeded', 'login.failed', 'login.banned', 'dir.moving'];
 const UPLOAD_RETRIES = 3; // automatic restarts of an upload whose connection dropped
 const PROTOCOLS = ['ftp', 'ftps', 'sftp', 'http', 'https', 'rule'];
 

@@ -11,14 +11,15 @@ import (
 // in a temporary spill file, so that a client writing far out of order costs disk,
 // not memory. The zero value is not usable: see newReorder.
 type reorder struct {
-	dir      string // where the spill file goes ("" for os.TempDir)
-	memLimit int    // bytes held in memory at most
-	held     int    // bytes held in memory
-	chunks   map[int64]chunk
-	spill    *os.File // created at the first write past memLimit
-	spillEnd int64    // bytes written to spill
-	named    string   // spill's name, when it could not be unlinked while open
-	buf      []byte   // a chunk read back from spill
+	dir        string // where the spill file goes ("" for os.TempDir)
+	memLimit   int    // bytes held in memory at most
+	spillLimit int64  // bytes written to the spill file at most
+	held       int    // bytes held in memory
+	chunks     map[int64]chunk
+	spill      *os.File // created at the first write past memLimit
+	spillEnd   int64    // bytes written to spill
+	named      string   // spill's name, when it could not be unlinked while open
+	buf        []byte   // a chunk read back from spill
 }
 
 // chunk is one held write: its bytes in memory, or their place in the spill file.
@@ -31,8 +32,14 @@ type chunk struct {
 // spillPrefix starts the name of every spill file.
 const spillPrefix = "filegate-spill-"
 
-func newReorder(dir string, memLimit int) *reorder {
-	return &reorder{dir: dir, memLimit: memLimit, chunks: map[int64]chunk{}}
+// maxSpill bounds the spill file of one upload, so that a client writing far ahead
+// cannot fill the disk. Clients that upload a file in parallel ranges (rclone's
+// multi-thread copies) spill up to most of it: files larger than about this bound
+// need sequential writes (rclone --multi-thread-streams 0).
+const maxSpill = 4 << 30
+
+func newReorder(dir string, memLimit int, spillLimit int64) *reorder {
+	return &reorder{dir: dir, memLimit: memLimit, spillLimit: spillLimit, chunks: map[int64]chunk{}}
 }
 
 // put holds b, written at off.
@@ -44,6 +51,10 @@ func (r *reorder) put(off int64, b []byte) error {
 		r.chunks[off] = chunk{data: append([]byte(nil), b...), n: len(b)}
 		r.held += len(b)
 		return nil
+	}
+	if r.spillEnd+int64(len(b)) > r.spillLimit {
+		return fmt.Errorf("xfer: write at %d is too far ahead of the upload's end on append-only storage (more than %d bytes held back): write the file in order: %w",
+			off, r.spillLimit, errors.ErrUnsupported)
 	}
 	if err := r.openSpill(); err != nil {
 		return err

@@ -2,7 +2,9 @@ package xfer
 
 import (
 	"bytes"
+	"errors"
 	"os"
+	"strings"
 	"testing"
 )
 
@@ -10,7 +12,7 @@ import (
 // is never visible in its folder, and reads them back in any order.
 func TestReorderSpillsPastBound(t *testing.T) {
 	dir := t.TempDir()
-	r := newReorder(dir, 3<<10)
+	r := newReorder(dir, 3<<10, 6<<10)
 	chunk := func(i int) []byte { return bytes.Repeat([]byte{byte(i)}, 1<<10) }
 	for i := 9; i >= 1; i-- {
 		if err := r.put(int64(i)<<10, chunk(i)); err != nil {
@@ -25,6 +27,9 @@ func TestReorderSpillsPastBound(t *testing.T) {
 	}
 	if err := r.put(5<<10, chunk(5)); err == nil {
 		t.Error("a second write at the same offset was accepted")
+	}
+	if err := r.put(10<<10, chunk(10)); !errors.Is(err, errors.ErrUnsupported) || !strings.Contains(err.Error(), "too far ahead") {
+		t.Errorf("a write past the spill limit: %v", err)
 	}
 	if left, _ := os.ReadDir(dir); len(left) != 0 && r.named == "" {
 		t.Errorf("an unlinked spill file is listed: %v", left)

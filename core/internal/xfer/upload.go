@@ -49,7 +49,7 @@ func Create(ctx context.Context, log *slog.Logger, fsys *vfs.FS, p string, opts 
 	if err != nil {
 		return nil, Fail(ctx, log, "create", p, err)
 	}
-	return &Upload{ctx: ctx, log: log, fs: fsys, path: p, w: w, next: opts.Offset, ahead: newReorder("", maxReorder)}, nil
+	return &Upload{ctx: ctx, log: log, fs: fsys, path: p, w: w, next: opts.Offset, ahead: newReorder("", maxReorder, maxSpill)}, nil
 }
 
 // Write appends b.

@@ -8,6 +8,9 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
+
 	"github.com/filegate/filegate/conformance/storagetest"
 	"github.com/filegate/filegate/conformance/testservers"
 	"github.com/filegate/filegate/core/gateway/gatewaytest"
@@ -141,6 +144,41 @@ func TestRenameFolderMany(t *testing.T) {
 	if err != nil || len(page.Entries) != 30 {
 		t.Fatalf("List(/to/sub) = %d entries, %v", len(page.Entries), err)
 	}
+}
+
+// TestRenameResumes interrupts a folder rename after its first progress report and
+// finishes it by calling it again.
+func TestRenameResumes(t *testing.T) {
+	az := start(t)
+	client, err := container.NewClientFromConnectionString(az.ConnectionString(), containerName, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const prefix = "resume/"
+	keys := func(sub string) []string {
+		t.Helper()
+		var keys []string
+		p := client.NewListBlobsFlatPager(&container.ListBlobsFlatOptions{Prefix: to.Ptr(prefix + sub)})
+		for p.More() {
+			page, err := p.NextPage(t.Context())
+			if err != nil {
+				t.Fatalf("list %q: %v", prefix+sub, err)
+			}
+			for _, b := range page.Segment.BlobItems {
+				keys = append(keys, strings.TrimPrefix(*b.Name, prefix))
+			}
+		}
+		return keys
+	}
+	objstoretest.ResumeScenario(t, az.open(t, prefix), keys)
+}
+
+// TestGatewayMoveProgress moves a folder of a few hundred blobs through the REST API
+// of a gateway on Azurite and checks its dir.moving events.
+func TestGatewayMoveProgress(t *testing.T) {
+	az := start(t)
+	e := gatewaytest.Start(t, az.StorageTOML("default", "progress"), nil)
+	objstoretest.MoveProgressScenario(t, e, e.URL)
 }
 
 // TestGatewayREST runs a gateway whose primary storage is Azurite and drives it

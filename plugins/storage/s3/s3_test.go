@@ -2,7 +2,6 @@ package s3_test
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"net/http/httptest"
@@ -20,7 +19,6 @@ import (
 	"github.com/filegate/filegate/conformance/testservers"
 	"github.com/filegate/filegate/core/gateway/gatewaytest"
 	hostapi "github.com/filegate/filegate/hostapi/v1"
-	"github.com/filegate/filegate/plugins/storage/internal/objstore"
 	"github.com/filegate/filegate/plugins/storage/internal/objstore/objstoretest"
 	"github.com/filegate/filegate/plugins/storage/s3"
 )
@@ -188,47 +186,33 @@ func TestFolderWithoutMarker(t *testing.T) {
 	}
 }
 
-// TestRenameResumes interrupts a folder rename and finishes it by calling it again.
-func TestRenameResumes(t *testing.T) {
-	sv := fake(t)
-	st := sv.open(t, "resume")
-	ctx := t.Context()
-	st.Mkdir(ctx, "/from")
-	for i := range 20 {
-		objstoretest.Put(t, st, fmt.Sprintf("/from/f%02d", i), []byte{byte(i)})
-	}
-	// Interrupt after a few objects: the context is cancelled by a failing copy.
-	cctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	failing := s3.New(sv.Client, bucket, objstore.Options{Prefix: "resume/", Parts: objstore.PartPlan{Size: 5 << 20, MaxParts: 10000, MaxSize: 5 << 30}, Concurrency: 1})
-	go func() {
-		for {
-			page, err := st.List(ctx, "/to", hostapi.ListOptions{})
-			if err == nil && len(page.Entries) >= 5 {
-				cancel()
-				return
+// keys lists the raw keys below prefix+sub, relative to prefix.
+func (sv server) keys(t *testing.T, prefix string) func(sub string) []string {
+	return func(sub string) []string {
+		t.Helper()
+		var keys []string
+		p := awss3.NewListObjectsV2Paginator(sv.Client, &awss3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(prefix + sub)})
+		for p.HasMorePages() {
+			out, err := p.NextPage(t.Context())
+			if err != nil {
+				t.Fatalf("list %q: %v", prefix+sub, err)
 			}
-			if cctx.Err() != nil {
-				return
+			for _, o := range out.Contents {
+				keys = append(keys, strings.TrimPrefix(aws.ToString(o.Key), prefix))
 			}
 		}
-	}()
-	if err := failing.Rename(cctx, "/from", "/to"); err == nil {
-		t.Skip("the rename finished before it could be interrupted")
+		return keys
 	}
-	cancel()
-	if err := st.Rename(ctx, "/from", "/to"); err != nil {
-		t.Fatalf("resuming the rename: %v", err)
-	}
-	if _, err := st.Stat(ctx, "/from"); !errors.Is(err, hostapi.ErrNotExist) {
-		t.Errorf("Stat(/from) after the rename: %v", err)
-	}
-	page, err := st.List(ctx, "/to", hostapi.ListOptions{})
-	if err != nil || len(page.Entries) != 20 {
-		t.Fatalf("List(/to) = %d entries, %v; want 20", len(page.Entries), err)
-	}
-	if got := objstoretest.Read(t, st, "/to/f07", 0); !bytes.Equal(got, []byte{7}) {
-		t.Errorf("/to/f07 = %v", got)
+}
+
+// TestRenameResumes interrupts a folder rename after its first progress report and
+// finishes it by calling it again.
+func TestRenameResumes(t *testing.T) {
+	for name, start := range map[string]func(testing.TB) server{"gofakes3": fake, "versitygw": versitygw} {
+		t.Run(name, func(t *testing.T) {
+			sv := start(t)
+			objstoretest.ResumeScenario(t, sv.open(t, "resume"), sv.keys(t, "resume/"))
+		})
 	}
 }
 
@@ -275,6 +259,14 @@ func TestGatewayREST(t *testing.T) {
 	objstoretest.RESTScenario(t, e, e.URL)
 }
 
+// TestGatewayMoveProgress moves a folder of a few hundred objects through the REST API
+// of a gateway on S3 (versitygw) and checks its dir.moving events.
+func TestGatewayMoveProgress(t *testing.T) {
+	sv := versitygw(t)
+	e := gatewaytest.Start(t, sv.StorageTOML("default", "progress"), nil)
+	objstoretest.MoveProgressScenario(t, e, e.URL)
+}
+
 // TestParallelUploadMemory streams 4 uploads at once and checks that the heap stays
 // within the bound of (concurrency+1) × part_size per upload, plus overhead.
 func TestParallelUploadMemory(t *testing.T) {
@@ -286,7 +278,7 @@ func TestParallelUploadMemory(t *testing.T) {
 	}
 	peak := objstoretest.ParallelUploads(t, st, 4, size)
 	const bound = 4*3*5<<20 + 40<<20 // 4 uploads × 3 parts of 5 MiB, and the rest
-	t.Logf("4 parallel uploads of %d MiB: heap peak %.1f MiB above the start", size>>20, float64(peak)/(1<<20))
+	t.Logf("4 parallel uploads of %d MiB: heap and part buffers peak %.1f MiB above the start", size>>20, float64(peak)/(1<<20))
 	if peak > bound {
 		t.Errorf("heap grew by %d MiB, want under %d MiB", peak>>20, bound>>20)
 	}

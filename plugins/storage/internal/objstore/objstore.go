@@ -8,9 +8,10 @@
 // with its last object, as on the object store itself.
 //
 // Uploads stream into the backend's multipart upload (see Upload), so nothing is
-// visible before Commit and memory per upload is bounded. Renaming a folder copies
-// each object server-side, then deletes it; see Store.Rename for how an interrupted
-// rename is resumed.
+// visible before Commit and memory per upload is bounded; the part buffers live
+// outside the Go heap (see partBuffers). Renaming a folder copies
+// each object server-side, then deletes it, reporting its progress through
+// hostapi.ReportProgress; see Store.Rename for how an interrupted rename is resumed.
 package objstore
 
 import (
@@ -20,6 +21,7 @@ import (
 	"io"
 	"iter"
 	"path"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -84,9 +86,9 @@ type Options struct {
 
 // Store is a hostapi.Storage over a Bucket. It is safe for concurrent use.
 type Store struct {
-	b    Bucket
-	opts Options
-	bufs sync.Pool // *[]byte of opts.Parts.Size
+	b     Bucket
+	opts  Options
+	parts partBuffers // of opts.Parts.Size bytes
 }
 
 var _ hostapi.Storage = (*Store)(nil)
@@ -94,12 +96,7 @@ var _ hostapi.Storage = (*Store)(nil)
 // New returns a Store over b.
 func New(b Bucket, opts Options) *Store {
 	opts.Concurrency = max(opts.Concurrency, 1)
-	s := &Store{b: b, opts: opts}
-	s.bufs.New = func() any {
-		b := make([]byte, 0, opts.Parts.Size)
-		return &b
-	}
-	return s
+	return &Store{b: b, opts: opts, parts: partBuffers{size: opts.Parts.Size, keep: opts.Concurrency + 1}}
 }
 
 // key is the object key of the file name; name is clean, absolute and not "/".
@@ -395,7 +392,9 @@ func (s *Store) remove(ctx context.Context, name string) error {
 // A rename interrupted midway leaves every object either at its old or its new key
 // and the target folder marked as the rename's destination: calling Rename again
 // with the same arguments finishes it (the marker lets it proceed into the target
-// folder that is no longer empty).
+// folder that is no longer empty). A folder rename reports its progress to the
+// context's hostapi.ProgressFunc every 100 objects and at the end; Total counts the
+// objects left to move when the call started.
 func (s *Store) Rename(ctx context.Context, from, to string) error {
 	if err := s.check("rename", from); err != nil {
 		return err
@@ -482,16 +481,27 @@ func (s *Store) readSmall(ctx context.Context, key string) (string, error) {
 	return string(b), err
 }
 
-// moveTree moves every object below the folder from to the same place below to.
+// progressEvery is how many objects a folder rename moves between two progress
+// reports (hostapi.ReportProgress).
+const progressEvery = 100
+
+// moveTree moves every object below the folder from to the same place below to,
+// reporting its progress every progressEvery objects and at the end: Total is the
+// number of objects left below from when it starts.
 func (s *Store) moveTree(ctx context.Context, from, to string) error {
 	fk, tk := s.dirKey(from), s.dirKey(to)
 	journal := tk + renameMarkerSuffix
 	if err := s.b.Put(ctx, journal, []byte(from)); err != nil {
 		return err
 	}
+	total, err := s.count(ctx, fk)
+	if err != nil {
+		return err
+	}
 	// Each round lists what is left below from (moved objects are gone) and moves
 	// a page of it, Concurrency objects at a time.
 	const batch = 1000
+	var done int64
 	for {
 		var items []Item
 		for it, err := range s.b.List(ctx, Query{Prefix: fk, StartAfter: fk, PageSize: batch}) {
@@ -506,21 +516,15 @@ func (s *Store) moveTree(ctx context.Context, from, to string) error {
 		if len(items) == 0 {
 			break
 		}
-		err := forEach(ctx, s.opts.Concurrency, items, func(ctx context.Context, it Item) error {
-			dst := tk + it.Key[len(fk):]
-			var err error
-			if strings.HasSuffix(dst, "/") && it.Size == 0 {
-				err = s.b.Put(ctx, dst, nil) // a marker: some servers cannot copy one
-			} else {
-				err = s.b.Copy(ctx, it.Key, dst, it.Size)
-			}
-			if err != nil {
+		for chunk := range slices.Chunk(items, progressEvery) {
+			if err := forEach(ctx, s.opts.Concurrency, chunk, func(ctx context.Context, it Item) error {
+				return s.moveObject(ctx, it, tk+it.Key[len(fk):])
+			}); err != nil {
 				return err
 			}
-			return s.b.Delete(ctx, it.Key)
-		})
-		if err != nil {
-			return err
+			done += int64(len(chunk))
+			total = max(total, done) // objects written below from meanwhile
+			hostapi.ReportProgress(ctx, hostapi.Progress{Done: done, Total: total, Path: from})
 		}
 	}
 	if err := s.b.Put(ctx, tk, nil); err != nil {
@@ -530,6 +534,32 @@ func (s *Store) moveTree(ctx context.Context, from, to string) error {
 		return err
 	}
 	return s.b.Delete(ctx, journal)
+}
+
+// moveObject copies the object it to the key dst, then deletes it.
+func (s *Store) moveObject(ctx context.Context, it Item, dst string) error {
+	var err error
+	if strings.HasSuffix(dst, "/") && it.Size == 0 {
+		err = s.b.Put(ctx, dst, nil) // a marker: some servers cannot copy one
+	} else {
+		err = s.b.Copy(ctx, it.Key, dst, it.Size)
+	}
+	if err != nil {
+		return err
+	}
+	return s.b.Delete(ctx, it.Key)
+}
+
+// count returns the number of objects below the key prefix dk, not counting its marker.
+func (s *Store) count(ctx context.Context, dk string) (int64, error) {
+	var n int64
+	for _, err := range s.b.List(ctx, Query{Prefix: dk, StartAfter: dk}) {
+		if err != nil {
+			return 0, err
+		}
+		n++
+	}
+	return n, nil
 }
 
 // forEach calls f on every item, at most n at a time, and returns the first error;

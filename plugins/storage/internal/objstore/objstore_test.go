@@ -44,3 +44,27 @@ func TestLateBound(t *testing.T) {
 		}
 	}
 }
+
+// TestPartBuffers checks that buffers are reused, and that those past the idle ones
+// kept stay usable after their memory went back to the system.
+func TestPartBuffers(t *testing.T) {
+	p := partBuffers{size: 1 << 20, keep: 1}
+	a, b := p.get(), p.get()
+	if len(a) != 1<<20 || cap(b) != 1<<20 || &a[0] == &b[0] {
+		t.Fatalf("get: two buffers of %d and %d bytes at %p, %p", len(a), cap(b), &a[0], &b[0])
+	}
+	a[0], b[0] = 1, 2
+	p.put(a[:10])
+	p.put(b[:0])
+	if len(p.idle) != 1 || len(p.released)+len(p.idle) > 2 {
+		t.Fatalf("after two puts: %d idle, %d released; want 1 idle", len(p.idle), len(p.released))
+	}
+	c, d := p.get(), p.get()
+	if c[0] != 1 || len(c) != 1<<20 {
+		t.Errorf("the idle buffer came back as %d bytes starting %d, want the first one", len(c), c[0])
+	}
+	if len(p.released) == 1 && (&d[0] != &b[0] || len(d) != 1<<20) {
+		t.Errorf("the released buffer was not reused")
+	}
+	d[len(d)-1] = 3 // writable again
+}

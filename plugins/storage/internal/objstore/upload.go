@@ -211,21 +211,21 @@ func (u *Upload) discard() error {
 	return u.mp.Abort(ctx)
 }
 
-// getBuf returns an empty buffer of capacity size, from the pool when it has the
-// first parts' size.
+// getBuf returns an empty buffer of capacity size: one of the Store's part buffers
+// when it has the first parts' size.
 func (s *Store) getBuf(size int) *[]byte {
-	if size != s.opts.Parts.Size {
-		b := make([]byte, 0, size)
-		return &b
+	var b []byte
+	if size == s.opts.Parts.Size {
+		b = s.parts.get()[:0]
+	} else {
+		b = make([]byte, 0, size)
 	}
-	b := s.bufs.Get().(*[]byte)
-	*b = (*b)[:0]
-	return b
+	return &b
 }
 
-// putBuf returns a buffer from getBuf to the pool; nil is ignored.
+// putBuf returns a buffer from getBuf; nil is ignored.
 func (s *Store) putBuf(b *[]byte) {
 	if b != nil && cap(*b) == s.opts.Parts.Size {
-		s.bufs.Put(b)
+		s.parts.put(*b)
 	}
 }

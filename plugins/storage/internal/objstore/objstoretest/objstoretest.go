@@ -8,12 +8,16 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"mime/multipart"
 	"net/http"
+	"os"
+	"path"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -123,22 +127,20 @@ func HashFile(ctx context.Context, s hostapi.Storage, name string) ([]byte, int6
 }
 
 // ParallelUploads streams n uploads of size bytes at once through s and returns the
-// peak of the Go heap in use (sampled every 20 ms) above what it was before.
+// peak (sampled every 20 ms) above what it was before of the memory they use: the Go
+// heap in use plus the part buffers outside it (the process's anonymous resident
+// memory minus the heap's, on Linux).
 func ParallelUploads(t testing.TB, s hostapi.Storage, n int, size int64) (peak uint64) {
 	t.Helper()
 	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	base := ms.HeapInuse
+	base := memInUse()
 	stop, sampled := make(chan struct{}), make(chan uint64)
 	go func() {
 		var top uint64
 		tick := time.NewTicker(20 * time.Millisecond)
 		defer tick.Stop()
 		for {
-			var ms runtime.MemStats
-			runtime.ReadMemStats(&ms)
-			top = max(top, ms.HeapInuse)
+			top = max(top, memInUse())
 			select {
 			case <-stop:
 				sampled <- top
@@ -170,6 +172,29 @@ func ParallelUploads(t testing.TB, s hostapi.Storage, n int, size int64) (peak u
 		return 0
 	}
 	return top - base
+}
+
+// memInUse returns the Go heap in use plus the anonymous memory mapped outside it and
+// resident (Linux: RssAnon of /proc/self/status less what the runtime holds; a
+// lower bound, as not all the runtime holds is resident).
+func memInUse() uint64 {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return ms.HeapInuse
+	}
+	for line := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(line, "RssAnon:"); ok {
+			var kb uint64
+			if _, err := fmt.Sscanf(strings.TrimSpace(v), "%d kB", &kb); err != nil {
+				return ms.HeapInuse
+			}
+			rss, runtimeHeld := kb<<10, ms.Sys-ms.HeapReleased
+			return ms.HeapInuse + rss - min(rss, runtimeHeld)
+		}
+	}
+	return ms.HeapInuse
 }
 
 // Throughput uploads then downloads size bytes through s, checks them, and reports
@@ -286,5 +311,176 @@ func RESTScenario(t *testing.T, e GatewayEnv, url string) {
 	page.Data = nil
 	if s := e.Do("GET", "/api/list/dirs?path=/", tok, nil, &page); s != 200 || len(page.Data) != 0 {
 		t.Fatalf("list after delete: %d %+v", s, page)
+	}
+}
+
+// uploadMany uploads the files (path → bytes) in one multipart POST /api/upload.
+func uploadMany(t *testing.T, url, tok string, files map[string][]byte) {
+	t.Helper()
+	type fileMeta struct {
+		Field string `json:"field"`
+		Path  string `json:"path"`
+	}
+	var meta struct {
+		Files []fileMeta `json:"files"`
+	}
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	i := 0
+	for p := range files {
+		i++
+		meta.Files = append(meta.Files, fileMeta{Field: fmt.Sprintf("f%d", i), Path: p})
+	}
+	m, err := json.Marshal(meta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mw.WriteField("meta", string(m))
+	for _, f := range meta.Files {
+		w, _ := mw.CreateFormFile(f.Field, path.Base(f.Path))
+		w.Write(files[f.Path])
+	}
+	mw.Close()
+	req, _ := http.NewRequestWithContext(t.Context(), "POST", url+"/api/upload", &body)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("upload: %v", err)
+	}
+	out, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		t.Fatalf("upload of %d files: %d %s", len(files), resp.StatusCode, out)
+	}
+}
+
+// treeFiles returns n small files, with distinct contents, below dir: a third of
+// them in its subfolder "sub".
+func treeFiles(dir string, n int) map[string][]byte {
+	files := make(map[string][]byte, n)
+	for i := range n {
+		p := fmt.Sprintf("%s/f%03d.txt", dir, i)
+		if i%3 == 0 {
+			p = fmt.Sprintf("%s/sub/g%03d.txt", dir, i)
+		}
+		files[p] = fmt.Appendf(nil, "file %d\n", i)
+	}
+	return files
+}
+
+// MoveProgressScenario uploads a folder of a few hundred files through the REST API
+// of a gateway whose primary storage is the object store under test, moves it with
+// POST /api/move, and checks the events: dir.moving events with done increasing up
+// to the right total, then one file.moved; and that every file moved.
+func MoveProgressScenario(t *testing.T, e GatewayEnv, url string) {
+	tok := e.Token()
+	const n = 250
+	files := treeFiles("/big", n)
+	uploadMany(t, url, tok, files)
+	if s := e.Do("POST", "/api/move", tok, map[string]string{"from": "/big", "to": "/moved"}, nil); s != 200 {
+		t.Fatalf("move folder: %d", s)
+	}
+	type event struct {
+		ID          int64
+		Type, Path  string
+		From        string
+		Done, Total int64
+		IsDir       bool `json:"is_dir"`
+	}
+	var progress, moved struct{ Data []event }
+	if s := e.Do("GET", "/events?type=dir.moving&limit=100", tok, nil, &progress); s != 200 {
+		t.Fatalf("GET /events?type=dir.moving: %d", s)
+	}
+	if s := e.Do("GET", "/events?type=file.moved&path=/moved", tok, nil, &moved); s != 200 || len(moved.Data) != 1 {
+		t.Fatalf("GET /events?type=file.moved: %d, %+v; want one event", s, moved.Data)
+	}
+	// The objects below /big: the files and the marker of /big/sub.
+	const total = n + 1
+	evs := progress.Data
+	slices.Reverse(evs) // oldest first
+	if len(evs) != (total+99)/100 {
+		t.Fatalf("%d dir.moving events, want %d: %+v", len(evs), (total+99)/100, evs)
+	}
+	for i, ev := range evs {
+		want := min(int64(i+1)*100, total)
+		if ev.Done != want || ev.Total != total || ev.Path != "/moved" || ev.From != "/big" || !ev.IsDir || ev.ID >= moved.Data[0].ID {
+			t.Errorf("dir.moving event %d = %+v; want done %d of %d, from /big to /moved, before file.moved %d", i, ev, want, total, moved.Data[0].ID)
+		}
+	}
+	var tree struct{ Data []struct{ Path, Type string } }
+	if s := e.Do("GET", "/api/list/tree?path=/moved", tok, nil, &tree); s != 200 {
+		t.Fatalf("GET /api/list/tree: %d", s)
+	}
+	got := 0
+	for _, f := range tree.Data {
+		if f.Type == "file" {
+			got++
+		}
+	}
+	if got != n {
+		t.Errorf("/api/list/tree of /moved has %d files, want %d", got, n)
+	}
+}
+
+// ResumeScenario interrupts a folder rename on s after its first progress report (by
+// cancelling its context), checks that every object is at its old or its new key,
+// resumes it by calling Rename again, and checks with keys (which lists the raw keys
+// below a key prefix of the store's root) that every object is at its new key exactly
+// once, nothing is left at the old ones, nor the rename's bookkeeping.
+func ResumeScenario(t *testing.T, s hostapi.Storage, keys func(prefix string) []string) {
+	ctx := t.Context()
+	const n = 250
+	files := treeFiles("/from", n)
+	for _, dir := range []string{"/from", "/from/sub"} {
+		if err := s.Mkdir(ctx, dir); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for p, data := range files {
+		Put(t, s, p, data)
+	}
+	// The objects to move: the files and the marker of /from/sub.
+	want := []string{"to/", "to/sub/"}
+	for p := range files {
+		want = append(want, strings.TrimPrefix(strings.Replace(p, "/from/", "/to/", 1), "/"))
+	}
+	slices.Sort(want)
+
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var first []hostapi.Progress
+	cctx = hostapi.WithProgress(cctx, func(p hostapi.Progress) {
+		first = append(first, p)
+		cancel()
+	})
+	if err := s.Rename(cctx, "/from", "/to"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Rename cancelled after its first report: %v", err)
+	}
+	if len(first) != 1 || first[0].Done != 100 || first[0].Total != n+1 {
+		t.Fatalf("progress before the interruption: %+v; want done 100 of %d", first, n+1)
+	}
+	movedKeys, leftKeys := keys("to/"), keys("from/")
+	// The n+1 objects, the marker of /from and the rename's mark in to/; the marker of
+	// /to comes last.
+	if len(movedKeys) != 100+1 || len(leftKeys) != n+1-100+1 {
+		t.Errorf("after the interruption: %d keys below to/, %d below from/; want 101 and %d", len(movedKeys), len(leftKeys), n+2-100)
+	}
+
+	var resumed []hostapi.Progress
+	rctx := hostapi.WithProgress(ctx, func(p hostapi.Progress) { resumed = append(resumed, p) })
+	if err := s.Rename(rctx, "/from", "/to"); err != nil {
+		t.Fatalf("resuming the rename: %v", err)
+	}
+	if len(resumed) == 0 || resumed[len(resumed)-1].Done != resumed[len(resumed)-1].Total || resumed[len(resumed)-1].Total != n+1-100 {
+		t.Errorf("progress of the resumed rename: %+v; want it to end at %d of %d", resumed, n+1-100, n+1-100)
+	}
+	if got := keys(""); !slices.Equal(got, want) {
+		t.Errorf("keys after the resumed rename (%d):\n%q\nwant (%d):\n%q", len(got), got, len(want), want)
+	}
+	for p, data := range files {
+		if got := Read(t, s, strings.Replace(p, "/from/", "/to/", 1), 0); !bytes.Equal(got, data) {
+			t.Errorf("%s after the move: %q, want %q", p, got, data)
+		}
 	}
 }

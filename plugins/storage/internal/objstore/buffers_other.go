@@ -1,0 +1,9 @@
+//go:build !unix
+
+package objstore
+
+// mapPart returns size bytes from the heap: this system has no anonymous mappings.
+func mapPart(size int) []byte { return make([]byte, size) }
+
+// releasePart reports that b is not kept: the collector frees it.
+func releasePart(b []byte) bool { return false }
