@@ -91,6 +91,7 @@ start_filegate() {
     (cd "$BENCH_DIR/.." && go build -o "$work/filegate" ./cmd/filegate)
     fg_bin=$work/filegate
   fi
+  FG_BIN=$fg_bin
   FG_HTTP_PORT=$(free_port); FG_FTP_PORT=$(free_port); FG_SFTP_PORT=$(free_port)
   range=$(port_range 100)
   mkdir -p "$work/fg"
@@ -108,6 +109,16 @@ key = "$work/tls.key"
 [sftp]
 listen = "127.0.0.1:$FG_SFTP_PORT"
 TOML
+  # FILEGATE_SYNC=none: the local backend's sync = "none" (no flush at commit, like vsftpd
+  # and nginx); unset: its durable default.
+  if [ -n "${FILEGATE_SYNC:-}" ]; then
+    cat >>"$work/fg/gateway.toml" <<TOML
+[[storage]]
+name = "default"
+plugin = "local"
+config = { root = "$work/fg/data/storage", sync = "$FILEGATE_SYNC" }
+TOML
+  fi
   keys=$("$fg_bin" init --dir "$work/fg" --json)
   FG_ASSOC=$(json_field "$keys" AssociationKey); FG_AK=$(json_field "$keys" AccessKey); FG_SK=$(json_field "$keys" SecretKey)
   FG_STORAGE=$work/fg/data/storage
@@ -373,8 +384,10 @@ line() {
 # or leaves VAL empty when the target has no such figure. Prints the medians on one line
 # with Filegate's peak RSS during the figure; with "cpu", a second line with each server's
 # CPU seconds per GiB moved.
+# FIGURES=REGEX (extended, matched against NAME) runs only the figures it matches.
 figure() {
   local name=$1 unit=$2 fn=$3 cpu=${4:-} run t k
+  if [ -n "${FIGURES:-}" ] && ! grep -Eq -- "$FIGURES" <<<"$name"; then return 0; fi
   local -A vals=([fg]="" [ref]="" [sg]="") cpus=([fg]="" [ref]="" [sg]="")
   local targets=(fg ref)
   [ -n "$SG_ON" ] && targets+=(sg)
@@ -538,6 +551,9 @@ bench_setup() {
   start_filegate
   seed "$FG_STORAGE"
   seed_small "$FG_STORAGE/list1000"
+  # The metadata tree learns the seeded files as it learns every upload: a download of
+  # a file it knows takes its event's SHA-256 from there instead of hashing the bytes.
+  "$FG_BIN" reindex --config "$work/fg/gateway.toml" >/dev/null 2>>"$work/fg.log" || die "filegate reindex failed"
   : >"$work/rclone.conf"
   if [[ $want == *" sftp "* ]]; then start_sshd; seed "$SSHD_ROOT"; fi
   if [[ $want == *" ftp "* ]]; then start_vsftpd; seed "$VS_ROOT"; fi

@@ -176,7 +176,8 @@ func (c *clientFS) upload(p string, flags int, offset int64) (ftpserver.FileTran
 // errDirection is returned for reading an upload or writing a download.
 var errDirection = errors.New("ftp: transfer in the other direction")
 
-// download is a RETR in progress.
+// download is a RETR in progress. ftpserverlib's io.Copy to the data connection uses
+// its WriteTo (xfer.Download's): sendfile from a local file over plain FTP.
 type download struct {
 	*xfer.Download
 	s *session
@@ -184,11 +185,6 @@ type download struct {
 
 // Write is refused: a download is read.
 func (*download) Write([]byte) (int, error) { return 0, errDirection }
-
-// WriteTo sends the file to the data connection in large chunks (io.Copy prefers it).
-func (d *download) WriteTo(w io.Writer) (int64, error) {
-	return iobuf.Copy(w, d.Download)
-}
 
 // Close ends the download and its transfer.
 func (d *download) Close() error {

@@ -12,6 +12,7 @@ import (
 	"io"
 	"mime"
 	"mime/multipart"
+	"net"
 	"net/url"
 	"os"
 	"path"
@@ -221,8 +222,19 @@ func multipartReader(ctx *fasthttp.RequestCtx) (*multipart.Reader, error) {
 	var body io.Reader = ctx.RequestBodyStream()
 	if body == nil {
 		body = bytes.NewReader(ctx.PostBody())
+	} else {
+		body = bodyReader(body)
 	}
 	return multipart.NewReader(body, params["boundary"]), nil
+}
+
+// bodyReader puts a large buffer between a streamed request body and the multipart
+// reader, which reads 4 KiB at a time: filled with reads of up to iobuf.ChunkSize,
+// which fasthttp passes straight to the connection once its own 16 KiB buffer is
+// drained, an upload costs one receive system call per 256 KiB instead of one per
+// 16 KiB, and no extra copy.
+func bodyReader(r io.Reader) io.Reader {
+	return bufio.NewReaderSize(r, iobuf.ChunkSize)
 }
 
 // partNames reads a part's form name and raw filename. The filename is checked, not
@@ -347,15 +359,17 @@ func (a *API) downloadSingle(c *call) error {
 	c.ctx.SetContentType(ct)
 	h.Set("Content-Disposition", contentDisposition(path.Base(p)))
 	c.ctx.SetStatusCode(status)
-	c.ctx.SetBodyStream(&rangeReader{rc: rc, left: length, toEOF: start+length == fi.Size}, int(length))
+	_, plain := c.ctx.Conn().(*net.TCPConn)
+	c.ctx.SetBodyStream(&rangeReader{rc: rc, left: length, toEOF: start+length == fi.Size, plain: plain}, int(length))
 	return nil
 }
 
 // rangeReader reads one range of a file and closes it.
 type rangeReader struct {
-	rc    io.ReadCloser
+	rc    *vfs.Reader
 	left  int64
 	toEOF bool // the range ends at the end of the file
+	plain bool // the connection is a plain *net.TCPConn (no TLS): sendfile can reach it
 }
 
 func (r *rangeReader) Read(p []byte) (int, error) {
@@ -370,9 +384,17 @@ func (r *rangeReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// WriteTo copies the range in large chunks: fasthttp's own copy uses 4 KiB, which
-// costs a write system call per 4 KiB.
+// WriteTo sends the range. One that runs to the end of the file over a plain TCP
+// connection goes through vfs.Reader.WriteTo, which hands a local file to fasthttp's
+// body writer (sendfile; the writer stops at Content-Length even if the file grew).
+// Any other is copied in large chunks: fasthttp's own copy uses 4 KiB, which costs a
+// write system call per 4 KiB, and over TLS its ReadFrom would too.
 func (r *rangeReader) WriteTo(w io.Writer) (int64, error) {
+	if r.plain && r.toEOF {
+		n, err := r.rc.WriteTo(w)
+		r.left -= n
+		return n, err
+	}
 	return iobuf.Copy(w, struct{ io.Reader }{r})
 }
 

@@ -11,7 +11,10 @@ import (
 	"io/fs"
 	"path"
 	"sync"
+	"syscall"
+	"time"
 
+	"github.com/filegate/filegate/core/internal/iobuf"
 	hostapi "github.com/filegate/filegate/hostapi/v1"
 )
 
@@ -19,10 +22,29 @@ import (
 // Commit reads the rest back from the upload.
 const maxPending = 8 << 20
 
+// Sums is implemented by a Journal that keeps each file's SHA-256 (core/store's
+// metadata tree). A download from the start of a file whose size and modification time
+// (to the millisecond) still match the row takes the SHA-256 for its event from there
+// instead of hashing the bytes; any other is hashed as it is read.
+type Sums interface {
+	// FileSum returns what is recorded for the file at the tenant path p; sum is ""
+	// when nothing is.
+	FileSum(ctx context.Context, tenantID int64, p string) (size int64, modified time.Time, sum string, err error)
+}
+
+// localFile is what a backend's reader offers when it reads a local file (the local
+// backend returns the *os.File itself): its size and modification time, to match the
+// metadata tree, and a descriptor the kernel can send from (sendfile).
+type localFile interface {
+	io.ReadCloser
+	syscall.Conn
+	Stat() (fs.FileInfo, error)
+}
+
 // Open reads the file p from offset. Closing the reader records file.downloaded with
-// the bytes transferred (and their SHA-256 when the whole file was read). It needs the
-// Read right.
-func (f *FS) Open(ctx context.Context, p string, offset int64) (io.ReadCloser, error) {
+// the bytes transferred (and the file's SHA-256 when the whole file was read). It
+// needs the Read right.
+func (f *FS) Open(ctx context.Context, p string, offset int64) (*Reader, error) {
 	t, err := f.resolve("open", p, f.session.Rights.Read, "read")
 	if err != nil {
 		return nil, err
@@ -34,27 +56,58 @@ func (f *FS) Open(ctx context.Context, p string, offset int64) (io.ReadCloser, e
 	if err != nil {
 		return nil, t.fail("open", err)
 	}
-	r := &reader{rc: rc, fs: f, ctx: context.WithoutCancel(ctx), tenant: t.tenant}
-	if offset == 0 {
+	r := &Reader{rc: rc, fs: f, ctx: context.WithoutCancel(ctx), tenant: t.tenant, offset: offset, size: -1}
+	var mtime time.Time
+	if lf, ok := rc.(localFile); ok {
+		if fi, err := lf.Stat(); err == nil && fi.Mode().IsRegular() {
+			r.file, r.size, mtime = lf, fi.Size(), fi.ModTime()
+		}
+	}
+	if offset != 0 {
+		return r, nil
+	}
+	if r.file != nil {
+		r.sum = f.recordedSum(ctx, t.tenant, r.size, mtime)
+	}
+	if r.sum == "" {
 		r.hash = sha256.New()
 	}
 	return r, nil
 }
 
-// reader counts (and, from offset 0, hashes) what is read, and records the download
-// once, on Close.
-type reader struct {
+// recordedSum returns the SHA-256 the journal holds for the file at the tenant path p
+// if its row matches size and mtime, else "".
+func (f *FS) recordedSum(ctx context.Context, p string, size int64, mtime time.Time) string {
+	s, ok := f.journal.(Sums)
+	if !ok {
+		return ""
+	}
+	rsize, rmtime, sum, err := s.FileSum(ctx, f.session.TenantID, p)
+	if err != nil || rsize != size || rmtime.UnixMilli() != mtime.UnixMilli() {
+		return "" // unknown, or changed since it was recorded: hash it
+	}
+	return sum
+}
+
+// Reader is a file being downloaded. It counts what is read and, from offset 0, knows
+// or computes the file's SHA-256, and records file.downloaded once, on Close.
+type Reader struct {
 	rc     io.ReadCloser
+	file   localFile // rc, when it reads a local regular file
 	fs     *FS
 	ctx    context.Context // for recording on Close, even after the request ended
 	tenant string
-	hash   hash.Hash // nil when not reading from the start
+	offset int64
+	size   int64     // the file's size when file is set, else -1
+	sum    string    // the SHA-256 the journal holds for this version of the file
+	hash   hash.Hash // nil when not reading from the start, or when sum is known
 	n      int64
 	eof    bool
 	once   sync.Once
 }
 
-func (r *reader) Read(p []byte) (int, error) {
+// Read reads the next bytes of the file.
+func (r *Reader) Read(p []byte) (int, error) {
 	n, err := r.rc.Read(p)
 	r.n += int64(n)
 	if r.hash != nil {
@@ -66,13 +119,34 @@ func (r *reader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// WriteTo writes the rest of the file to w. When the storage reads a local file, no
+// byte needs hashing (the journal knows the SHA-256, or the download does not start
+// at 0) and w is an io.ReaderFrom, the file goes to w.ReadFrom: a *net.TCPConn, or a
+// buffered writer over one, sends it with sendfile, without copying it through user
+// space. Otherwise it copies in iobuf.ChunkSize chunks.
+func (r *Reader) WriteTo(w io.Writer) (int64, error) {
+	if r.file != nil && r.hash == nil {
+		if rf, ok := w.(io.ReaderFrom); ok {
+			n, err := rf.ReadFrom(r.file)
+			r.n += n
+			return n, err
+		}
+	}
+	return iobuf.Copy(w, r)
+}
+
 // Close closes the backend reader and records file.downloaded.
-func (r *reader) Close() error {
+func (r *Reader) Close() error {
 	err := r.rc.Close()
 	r.once.Do(func() {
 		ev := r.fs.event(hostapi.EventFileDownloaded, r.tenant)
 		ev.Size = r.n
-		if r.hash != nil && r.eof {
+		whole := r.offset == 0 && (r.eof || r.n == r.size)
+		switch {
+		case !whole:
+		case r.sum != "" && r.n == r.size:
+			ev.SHA256 = r.sum
+		case r.hash != nil:
 			ev.SHA256 = hex.EncodeToString(r.hash.Sum(nil))
 		}
 		err = errors.Join(err, r.fs.record(r.ctx, ev))
@@ -354,13 +428,26 @@ func (w *Writer) Commit(ctx context.Context) (hostapi.Event, error) {
 			return hostapi.Event{}, w.t.deny("commit", hostapi.ErrExist)
 		}
 	}
+	ev := w.fs.event(hostapi.EventFileUploaded, w.t.tenant)
+	ev.Size, ev.SHA256 = w.size, sum
+	if s, ok := w.up.(modTimeSetter); ok {
+		// The file and its event get the same time, to the millisecond the journal
+		// keeps, so that downloads of this version find its SHA-256 there (see
+		// Sums). Best effort: without it downloads only hash the file.
+		ev.Time = ev.Time.Truncate(time.Millisecond)
+		s.SetModTime(ev.Time)
+	}
 	if err := w.up.Commit(ctx); err != nil {
 		w.up.Abort()
 		return hostapi.Event{}, w.t.fail("commit", err)
 	}
-	ev := w.fs.event(hostapi.EventFileUploaded, w.t.tenant)
-	ev.Size, ev.SHA256 = w.size, sum
 	return ev, w.fs.record(ctx, ev)
+}
+
+// modTimeSetter is implemented by uploads that can give the file a modification time
+// when they commit it (the local backend's).
+type modTimeSetter interface {
+	SetModTime(t time.Time) error
 }
 
 // Abort discards the upload; it does nothing after Commit or a previous Abort.

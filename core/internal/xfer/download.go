@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -32,19 +33,29 @@ type Download struct {
 	fs   *vfs.FS
 	path string
 
-	mu     sync.Mutex
-	rc     io.ReadCloser // nil until the first read, or after a jump
-	pos    int64         // offset of the next byte rc gives
-	eof    bool          // rc reached the end of the file at pos
-	moved  chan struct{} // closed (and replaced) whenever pos moves
-	closed bool
+	mu      sync.Mutex
+	rc      *vfs.Reader // nil until the first read, or after a jump
+	pos     int64       // offset of the next byte rc gives
+	eof     bool        // rc reached the end of the file at pos
+	closed  bool
+	waiters []*waiter // ReadAt calls waiting for pos to reach their offset
+
+	// broadcast wakes every waiter whenever pos moves, as Download did before
+	// waiters had their own channel (benchmark baseline).
+	broadcast bool
+}
+
+// waiter is a ReadAt call waiting for the stream to reach off.
+type waiter struct {
+	off   int64
+	ready chan struct{} // closed when the wait is over (see Download.wake)
 }
 
 // Open starts a download of the client path p at offset. It opens the file at once,
 // so a missing file or a missing right is reported here. Its errors, and those of the
 // Download's methods, are client-facing (see Fail); causes go to log.
 func Open(ctx context.Context, log *slog.Logger, fsys *vfs.FS, p string, offset int64) (*Download, error) {
-	d := &Download{ctx: ctx, log: log, fs: fsys, path: p, pos: offset, moved: make(chan struct{})}
+	d := &Download{ctx: ctx, log: log, fs: fsys, path: p, pos: offset}
 	if err := d.reopen(offset); err != nil {
 		return nil, err
 	}
@@ -72,8 +83,35 @@ func (d *Download) setPos(off int64) {
 		return
 	}
 	d.pos = off
-	close(d.moved)
-	d.moved = make(chan struct{})
+	d.wake()
+}
+
+// advance records that rc gave n more bytes, and reached the end of the file when
+// eof; d.mu is held.
+func (d *Download) advance(n int64, eof bool) {
+	d.pos += n
+	d.eof = d.eof || eof
+	if n != 0 || eof {
+		d.wake()
+	}
+}
+
+// wake ends the waits that are over: those for an offset the stream has reached, or
+// all of them once the file ended or the download closed. Only those waiters run
+// again: with pkg/sftp's 8 workers reading ahead, a step of the stream wakes the one
+// worker whose chunk comes next rather than all of them. d.mu is held.
+func (d *Download) wake() {
+	all := d.eof || d.closed || d.broadcast
+	kept := d.waiters[:0]
+	for _, w := range d.waiters {
+		if all || w.off <= d.pos {
+			close(w.ready)
+		} else {
+			kept = append(kept, w)
+		}
+	}
+	clear(d.waiters[len(kept):])
+	d.waiters = kept
 }
 
 // Read reads the next bytes of the file.
@@ -89,12 +127,35 @@ func (d *Download) Read(p []byte) (int, error) {
 		}
 	}
 	n, err := d.rc.Read(p)
-	d.setPos(d.pos + int64(n))
+	d.advance(int64(n), err == io.EOF)
 	if err == io.EOF {
-		d.eof = true
 		return n, err
 	}
 	return n, Fail(d.ctx, d.log, "read", d.path, err)
+}
+
+// WriteTo sends the rest of the file to w (io.Copy prefers it to Read): straight from
+// the file with sendfile when w is a TCP connection and the storage a local disk (see
+// vfs.Reader.WriteTo), otherwise in large chunks. An error is reported to the client
+// as an interrupted transfer: it may be the storage's or the connection's.
+func (d *Download) WriteTo(w io.Writer) (int64, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return 0, fs.ErrClosed
+	}
+	if d.rc == nil {
+		if err := d.reopen(d.pos); err != nil {
+			return 0, err
+		}
+	}
+	n, err := d.rc.WriteTo(w)
+	d.advance(n, err == nil)
+	if err != nil {
+		d.log.Debug("download interrupted", "path", d.path, "sent", n, "err", err)
+		return n, &Error{Op: "read", Path: d.path, Kind: ErrInterrupted}
+	}
+	return n, nil
 }
 
 // Seek sets where the next Read starts. Only io.SeekStart and io.SeekCurrent are
@@ -139,9 +200,9 @@ func (d *Download) ReadAt(p []byte, off int64) (int, error) {
 		}
 	}
 	n, err := io.ReadFull(d.rc, p)
-	d.setPos(d.pos + int64(n))
-	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-		d.eof = true
+	eof := errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
+	d.advance(int64(n), eof)
+	if eof {
 		return n, io.EOF
 	}
 	return n, Fail(d.ctx, d.log, "read", d.path, err)
@@ -157,18 +218,28 @@ func (d *Download) waitFor(off int64) {
 	timer := time.NewTimer(reorderWait)
 	defer timer.Stop()
 	for off > d.pos && !d.eof && !d.closed {
-		moved := d.moved
+		w := &waiter{off: off, ready: make(chan struct{})}
+		d.waiters = append(d.waiters, w)
 		d.mu.Unlock()
 		select {
-		case <-moved:
+		case <-w.ready:
 			d.mu.Lock()
 		case <-timer.C:
 			d.mu.Lock()
+			d.forget(w)
 			return
 		case <-d.ctx.Done():
 			d.mu.Lock()
+			d.forget(w)
 			return
 		}
+	}
+}
+
+// forget removes w from the waiters if it is still there; d.mu is held.
+func (d *Download) forget(w *waiter) {
+	if i := slices.Index(d.waiters, w); i >= 0 {
+		d.waiters = slices.Delete(d.waiters, i, i+1)
 	}
 }
 
@@ -181,8 +252,7 @@ func (d *Download) Close() error {
 		return nil
 	}
 	d.closed = true
-	close(d.moved)
-	d.moved = make(chan struct{})
+	d.wake()
 	if d.rc == nil {
 		return nil
 	}

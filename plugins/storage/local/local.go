@@ -18,6 +18,7 @@ import (
 	"path"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -36,6 +37,9 @@ const readDirChunk = 1024
 type Storage struct {
 	root       *os.Root
 	sweepAfter time.Duration // SweepTemp spares upload files written to more recently
+	noSync     bool          // config sync = "none": Commit does not flush to disk
+	writeback  int64         // bytes between two starts of writeback; 0: none
+	lists      *listCache    // recent List pages (see listcache.go); nil: none kept
 }
 
 var (
@@ -56,11 +60,25 @@ func New(dir string) (*Storage, error) {
 	if err != nil {
 		return nil, fmt.Errorf("local: open root: %w", err)
 	}
-	return &Storage{root: r}, nil
+	return &Storage{root: r, lists: newListCache(), writeback: writebackChunk}, nil
 }
 
-// Open builds a Storage from its `[[storage]] config` table; its one key, "root", is
-// the directory (created if missing).
+// Values of the config key "sync".
+const (
+	// SyncCommit, the default, makes a committed upload durable: its bytes are flushed
+	// to disk before it is renamed into place, and the rename after. Writeback starts
+	// while the upload is written, so little is left to flush at the end.
+	SyncCommit = "commit"
+	// SyncNone leaves flushing to the operating system, as FTP and web servers
+	// commonly do: uploads are still atomic (nothing half-written is ever visible at
+	// the target), but a power loss soon after a commit can leave the file empty or
+	// partial.
+	SyncNone = "none"
+)
+
+// Open builds a Storage from its `[[storage]] config` table: "root", required, is the
+// directory (created if missing); "sync" is SyncCommit (the default) or SyncNone;
+// "sweep_after" is described at SweepTemp.
 func Open(config map[string]any) (hostapi.Storage, error) {
 	v, ok := config["root"]
 	if !ok {
@@ -82,8 +100,18 @@ func Open(config map[string]any) (hostapi.Storage, error) {
 		}
 		sweepAfter = d
 	}
+	var noSync bool
+	if v, ok := config["sync"]; ok {
+		switch v {
+		case SyncCommit:
+		case SyncNone:
+			noSync = true
+		default:
+			return nil, fmt.Errorf(`local: config key "sync" is %v: want %q (the default) or %q`, v, SyncCommit, SyncNone)
+		}
+	}
 	for k := range config {
-		if k != "root" && k != "sweep_after" {
+		if k != "root" && k != "sweep_after" && k != "sync" {
 			return nil, fmt.Errorf("local: unknown config key %q", k)
 		}
 	}
@@ -91,7 +119,7 @@ func Open(config map[string]any) (hostapi.Storage, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.sweepAfter = sweepAfter
+	s.sweepAfter, s.noSync = sweepAfter, noSync
 	return s, nil
 }
 
@@ -112,7 +140,9 @@ func (s *Storage) Stat(ctx context.Context, name string) (hostapi.FileInfo, erro
 }
 
 // List returns one page of the folder dir. It reads the folder in chunks and keeps only
-// one page of entries, so its memory does not grow with the folder.
+// one page of entries, so its memory does not grow with the folder. A page asked for
+// again is answered from the listing cache while the folder is unchanged (see
+// listcache.go for the rule).
 func (s *Storage) List(ctx context.Context, dir string, opts hostapi.ListOptions) (hostapi.ListPage, error) {
 	rel, err := relPath("list", dir)
 	if err != nil {
@@ -122,14 +152,25 @@ func (s *Storage) List(ctx context.Context, dir string, opts hostapi.ListOptions
 	if err != nil {
 		return hostapi.ListPage{}, fmt.Errorf("local: list %q: %w", dir, err)
 	}
+	key := listKey{dir: rel, opts: opts}
+	if s.lists != nil {
+		if fi, err := s.root.Stat(rel); err == nil && fi.IsDir() {
+			if st, ok := stampOf(fi); ok {
+				if page, hit := s.lists.get(key, st); hit {
+					return page, nil
+				}
+			}
+		}
+	}
 	f, err := s.root.Open(rel)
 	if err != nil {
 		return hostapi.ListPage{}, opErr("list", dir, err)
 	}
 	defer f.Close()
-	if fi, err := f.Stat(); err != nil {
+	dirInfo, err := f.Stat()
+	if err != nil {
 		return hostapi.ListPage{}, opErr("list", dir, err)
-	} else if !fi.IsDir() {
+	} else if !dirInfo.IsDir() {
 		return hostapi.ListPage{}, fmt.Errorf("local: list %q: %w", dir, hostapi.ErrNotDir)
 	}
 	for {
@@ -172,6 +213,9 @@ func (s *Storage) List(ctx context.Context, dir string, opts hostapi.ListOptions
 			continue // removed since it was read
 		}
 		page.Entries = append(page.Entries, fileInfo(e.Name, fi))
+	}
+	if st, ok := stampOf(dirInfo); ok && s.lists != nil {
+		s.lists.put(key, st, page) // the state before reading: a change since shows
 	}
 	return page, nil
 }
@@ -226,7 +270,11 @@ func (s *Storage) Create(ctx context.Context, name string) (hostapi.Upload, erro
 	if err != nil {
 		return nil, opErr("create", name, err)
 	}
-	return &Upload{root: s.root, f: f, tmp: tmp, target: rel, name: name}, nil
+	u := &Upload{root: s.root, f: f, tmp: tmp, target: rel, name: name, sync: !s.noSync}
+	if u.sync {
+		u.writeback = s.writeback
+	}
+	return u, nil
 }
 
 // Mkdir creates the folder name; its parent must exist.
@@ -311,7 +359,9 @@ func (s *Storage) Chtimes(ctx context.Context, name string, mtime time.Time) err
 	if err != nil {
 		return err
 	}
-	return opErr("chtimes", name, s.root.Chtimes(rel, time.Time{}, mtime))
+	err = s.root.Chtimes(rel, time.Time{}, mtime)
+	s.lists.forget(path.Dir(rel)) // a file's times do not change its folder's
+	return opErr("chtimes", name, err)
 }
 
 // SweepTemp removes leftover upload files (named with TempPrefix) in the whole tree and
@@ -358,9 +408,14 @@ type Upload struct {
 	tmp    string // temporary file, relative to root
 	target string // relative to root
 	name   string // target as given to Create
+	sync   bool   // flush to disk on Commit
 
-	mu   sync.Mutex
-	done bool // committed or aborted
+	writeback int64        // start writeback every so many bytes written; 0: never
+	unflushed atomic.Int64 // bytes written since writeback was last started
+
+	mu    sync.Mutex
+	done  bool      // committed or aborted
+	mtime time.Time // set on the file by Commit, when not zero
 }
 
 var (
@@ -369,17 +424,50 @@ var (
 	_ io.ReaderAt    = (*Upload)(nil)
 )
 
+// writebackChunk is how many bytes an upload that Commit flushes writes between two
+// starts of writeback: the disk writes the upload as it arrives, and the flush at
+// Commit finds little left to do.
+const writebackChunk = 8 << 20
+
 // Write appends p to the upload.
-func (u *Upload) Write(p []byte) (int, error) { return u.f.Write(p) }
+func (u *Upload) Write(p []byte) (int, error) {
+	n, err := u.f.Write(p)
+	u.wrote(n)
+	return n, err
+}
 
 // WriteAt writes p at offset off; it may be called concurrently.
-func (u *Upload) WriteAt(p []byte, off int64) (int, error) { return u.f.WriteAt(p, off) }
+func (u *Upload) WriteAt(p []byte, off int64) (int, error) {
+	n, err := u.f.WriteAt(p, off)
+	u.wrote(n)
+	return n, err
+}
+
+// wrote counts n bytes written, starting writeback every u.writeback bytes.
+func (u *Upload) wrote(n int) {
+	if u.writeback == 0 || u.unflushed.Add(int64(n)) < u.writeback {
+		return
+	}
+	u.unflushed.Store(0)
+	startWriteback(u.f)
+}
+
+// SetModTime sets the modification time Commit gives the file.
+func (u *Upload) SetModTime(t time.Time) error {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.done {
+		return fmt.Errorf("local: set time of %q: %w", u.name, fs.ErrClosed)
+	}
+	u.mtime = t
+	return nil
+}
 
 // ReadAt reads back bytes written so far.
 func (u *Upload) ReadAt(p []byte, off int64) (int, error) { return u.f.ReadAt(p, off) }
 
-// Commit flushes the upload to disk and renames it into place. On failure the upload is
-// discarded.
+// Commit flushes the upload to disk (unless config sync = "none") and renames it into
+// place. On failure the upload is discarded.
 func (u *Upload) Commit(ctx context.Context) error {
 	u.mu.Lock()
 	defer u.mu.Unlock()
@@ -388,8 +476,11 @@ func (u *Upload) Commit(ctx context.Context) error {
 	}
 	u.done = true
 	err := ctx.Err()
-	if err == nil {
-		err = u.f.Sync()
+	if err == nil && !u.mtime.IsZero() {
+		err = u.root.Chtimes(u.tmp, time.Time{}, u.mtime)
+	}
+	if err == nil && u.sync {
+		err = syncData(u.f)
 	}
 	if cerr := u.f.Close(); err == nil {
 		err = cerr
@@ -400,6 +491,9 @@ func (u *Upload) Commit(ctx context.Context) error {
 	if err != nil {
 		u.root.Remove(u.tmp)
 		return fmt.Errorf("local: commit %q: %w", u.name, err)
+	}
+	if !u.sync {
+		return nil
 	}
 	if d, err := u.root.Open(path.Dir(u.target)); err == nil {
 		d.Sync() // make the rename durable; best effort

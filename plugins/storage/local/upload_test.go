@@ -1,0 +1,82 @@
+package local_test
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/filegate/filegate/plugins/storage/local"
+)
+
+// TestSyncConfig: "sync" is "commit" (the default) or "none"; anything else is refused.
+// Either way an upload is invisible until Commit and whole after it, with no
+// temporary file left.
+func TestSyncConfig(t *testing.T) {
+	for _, bad := range []any{"always", "", true, 1} {
+		if _, err := local.Open(map[string]any{"root": t.TempDir(), "sync": bad}); err == nil || !strings.Contains(err.Error(), "sync") {
+			t.Errorf("sync = %#v: %v, want an error naming the key", bad, err)
+		}
+	}
+	for _, mode := range []string{local.SyncCommit, local.SyncNone} {
+		t.Run(mode, func(t *testing.T) {
+			dir := t.TempDir()
+			st, err := local.Open(map[string]any{"root": dir, "sync": mode})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.(*local.Storage).Close()
+			data := bytes.Repeat([]byte("sync "), 5<<20) // 25 MiB: writeback starts on the way
+			up, err := st.Create(context.Background(), "/f.bin")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for off := 0; off < len(data); off += 1 << 20 {
+				if _, err := up.Write(data[off:min(off+1<<20, len(data))]); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, err := os.Stat(filepath.Join(dir, "f.bin")); !os.IsNotExist(err) {
+				t.Fatalf("visible before Commit: %v", err)
+			}
+			if err := up.Commit(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if got, _ := os.ReadFile(filepath.Join(dir, "f.bin")); !bytes.Equal(got, data) {
+				t.Fatalf("committed %d bytes, differing from the %d written", len(got), len(data))
+			}
+			if left, _ := filepath.Glob(filepath.Join(dir, local.TempPrefix+"*")); len(left) != 0 {
+				t.Errorf("temporary files left: %v", left)
+			}
+		})
+	}
+}
+
+// TestSetModTime: the time given before Commit is the committed file's; after Commit
+// or Abort it is refused.
+func TestSetModTime(t *testing.T) {
+	s, dir := newStorage(t)
+	up, err := s.Create(context.Background(), "/t.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	up.Write([]byte("hello"))
+	when := time.Date(2026, 5, 4, 3, 2, 1, 123_000_000, time.UTC)
+	setter := up.(interface{ SetModTime(time.Time) error })
+	if err := setter.SetModTime(when); err != nil {
+		t.Fatal(err)
+	}
+	if err := up.Commit(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(filepath.Join(dir, "t.bin"))
+	if err != nil || !fi.ModTime().Equal(when) {
+		t.Fatalf("mtime %v (%v), want %v", fi.ModTime(), err, when)
+	}
+	if err := setter.SetModTime(when); err == nil {
+		t.Error("SetModTime after Commit succeeded")
+	}
+}
