@@ -7,6 +7,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/filegate/filegate/core/accounts"
@@ -89,15 +90,27 @@ func (a *API) listFiles(kind hostapi.ListOptions) func(*call) error {
 		}
 		base, _ := vfs.CleanPath(dir)
 		c.ctx.SetContentType("application/json")
-		c.ctx.SetBody(appendCursorList(make([]byte, 0, 64+len(pg.Entries)*128), base, limit, pg))
+		buf := listBufs.Get().(*[]byte)
+		*buf = appendCursorList((*buf)[:0], base, limit, pg)
+		c.ctx.SetBody(*buf) // copied into fasthttp's own pooled buffer
+		if cap(*buf) <= maxPooledList {
+			listBufs.Put(buf)
+		}
 		return nil
 	}
 }
 
+// listBufs holds the buffers listings are encoded into; a buffer grown past
+// maxPooledList (only a 10,000-entry page of very long names) is left to the collector.
+var listBufs = sync.Pool{New: func() any { b := make([]byte, 0, 128<<10); return &b }}
+
+const maxPooledList = 4 << 20
+
 // appendCursorList encodes a listing page as cursorList does with encoding/json, by
-// hand: listings are the hottest read path and this avoids reflection and an
+// hand: listings are the hottest read path and this avoids reflection and any
 // allocation per entry.
 func appendCursorList(b []byte, base string, limit int, pg hostapi.ListPage) []byte {
+	cleanBase := path.Clean(base) == base
 	b = append(b, `{"data":[`...)
 	for i, fi := range pg.Entries {
 		if i > 0 {
@@ -106,7 +119,7 @@ func appendCursorList(b []byte, base string, limit int, pg hostapi.ListPage) []b
 		b = append(b, `{"name":`...)
 		b = appendJSONString(b, fi.Name)
 		b = append(b, `,"path":`...)
-		b = appendJSONString(b, path.Join(base, fi.Name))
+		b = appendJoinedPath(b, base, fi.Name, cleanBase)
 		if fi.IsDir {
 			b = append(b, `,"type":"dir","size":`...)
 		} else {
@@ -122,6 +135,24 @@ func appendCursorList(b []byte, base string, limit int, pg hostapi.ListPage) []b
 	b = append(b, `,"next_cursor":`...)
 	b = appendJSONString(b, pg.NextCursor)
 	return append(b, "}\n"...)
+}
+
+// appendJoinedPath appends path.Join(base, name) as a JSON string literal. For a
+// clean base and a plain name (what storage lists) it escapes the two parts in place
+// rather than building the joined string.
+func appendJoinedPath(b []byte, base, name string, cleanBase bool) []byte {
+	if !cleanBase || name == "" || name == "." || name == ".." || strings.IndexByte(name, '/') >= 0 {
+		return appendJSONString(b, path.Join(base, name))
+	}
+	b = appendJSONString(b, base)
+	b = b[:len(b)-1] // the closing quote
+	if base != "/" {
+		b = append(b, '/')
+	}
+	at := len(b)
+	b = appendJSONString(b, name)
+	n := copy(b[at:], b[at+1:]) // drop name's opening quote, keep its closing one
+	return b[:at+n]
 }
 
 // queryPath is the path query parameter, "/" when absent.

@@ -14,7 +14,8 @@ import (
 
 // serveSession answers a session channel's requests: the "sftp" subsystem once, and
 // false to everything else (shell, exec, pty-req, env, x11, agent forwarding...).
-func (s *Server) serveSession(ctx context.Context, log *slog.Logger, fsys *vfs.FS, ch ssh.Channel, reqs <-chan *ssh.Request) {
+// cc, when not nil, is the connection under ch, for the SFTP layer to cork.
+func (s *Server) serveSession(ctx context.Context, log *slog.Logger, fsys *vfs.FS, cc *corkConn, ch ssh.Channel, reqs <-chan *ssh.Request) {
 	done := make(chan struct{})
 	started := false
 	defer func() {
@@ -36,7 +37,7 @@ func (s *Server) serveSession(ctx context.Context, log *slog.Logger, fsys *vfs.F
 		go func() {
 			defer close(done)
 			status := uint32(0)
-			if err := s.serveSFTP(ctx, log, fsys, ch); err != nil {
+			if err := s.serveSFTP(ctx, log, fsys, cc, ch); err != nil {
 				log.Info("SFTP session ended", "err", err)
 				status = 1
 			}
@@ -52,10 +53,25 @@ func isSFTP(payload []byte) bool {
 	return ssh.Unmarshal(payload, &p) == nil && p.Name == "sftp"
 }
 
-// serveSFTP runs pkg/sftp's request server on ch until the client ends it.
-func (s *Server) serveSFTP(ctx context.Context, log *slog.Logger, fsys *vfs.FS, ch ssh.Channel) error {
+// serveSFTP runs pkg/sftp's request server on ch until the client ends it. With cc,
+// the connection under ch, a reply's header waits for its data (see corkConn).
+func (s *Server) serveSFTP(ctx context.Context, log *slog.Logger, fsys *vfs.FS, cc *corkConn, ch ssh.Channel) error {
 	h := &handlers{ctx: ctx, log: log, fs: fsys, uploads: map[string]*uploadHandle{}}
-	srv := sftp.NewRequestServer(ch, sftp.Handlers{FileGet: h, FilePut: h, FileCmd: h, FileList: h})
+	var opts []sftp.RequestServerOption
+	if s.reusePackets {
+		// pkg/sftp's packet allocator saves a 32 KiB allocation per packet (a quarter
+		// of the server's CPU per GiB in BenchmarkOpenSSHTransfer), but it holds a
+		// 256 KiB page for every packet a session has queued, up to some 50 during an
+		// upload, which also raises the collector's target: 4 parallel 1 GiB SFTP
+		// uploads to S3 peaked at 256 MiB RSS with it, 147 MiB without (bench/objects.sh).
+		// Memory per session wins; the switch stays for the benchmark.
+		opts = append(opts, sftp.WithRSAllocator())
+	}
+	var rwc io.ReadWriteCloser = ch
+	if cc != nil {
+		rwc = &sftpChannel{ReadWriteCloser: ch, conn: cc}
+	}
+	srv := sftp.NewRequestServer(rwc, sftp.Handlers{FileGet: h, FilePut: h, FileCmd: h, FileList: h}, opts...)
 	err := srv.Serve()
 	if errors.Is(err, io.EOF) {
 		return nil

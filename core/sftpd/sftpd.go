@@ -48,9 +48,11 @@ type Accounts interface {
 
 // Server is the SFTP front end.
 type Server struct {
-	hostKeys []ssh.Signer
-	accounts Accounts
-	log      *slog.Logger
+	hostKeys     []ssh.Signer
+	accounts     Accounts
+	log          *slog.Logger
+	reusePackets bool // use pkg/sftp's packet allocator (see serveSFTP; benchmark only)
+	writeEach    bool // send each of x/crypto's writes at once, without corkConn (benchmark baseline)
 }
 
 // New returns a server presenting hostKeys.
@@ -132,6 +134,11 @@ func (s *Server) serveConn(ctx context.Context, nc net.Conn) {
 		return
 	}
 	nc.SetDeadline(time.Now().Add(handshakeTimeout))
+	var cc *corkConn // nil: the SFTP layer cannot hold writes back
+	if !s.writeEach {
+		cc = newCorkConn(nc)
+		nc = cc
+	}
 	var fsys *vfs.FS // set by a successful password login
 	sc, chans, reqs, err := ssh.NewServerConn(nc, s.config(ctx, &fsys))
 	if err != nil {
@@ -160,7 +167,7 @@ func (s *Server) serveConn(ctx context.Context, nc net.Conn) {
 			log.Debug("accepting an SSH channel", "err", err)
 			continue
 		}
-		wg.Go(func() { s.serveSession(ctx, log, fsys, ch, chReqs) })
+		wg.Go(func() { s.serveSession(ctx, log, fsys, cc, ch, chReqs) })
 	}
 }
 

@@ -1,0 +1,129 @@
+package sftpd
+
+import (
+	"bytes"
+	"encoding/binary"
+	"net"
+	"sync"
+	"testing"
+	"time"
+)
+
+// recordConn is a connection that records each write.
+type recordConn struct {
+	net.Conn // nil: only Write and Close are used
+	mu       sync.Mutex
+	writes   [][]byte
+}
+
+func (c *recordConn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.writes = append(c.writes, bytes.Clone(p))
+	return len(p), nil
+}
+
+func (c *recordConn) Close() error { return nil }
+
+// take returns the writes so far and forgets them.
+func (c *recordConn) take() [][]byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	w := c.writes
+	c.writes = nil
+	return w
+}
+
+// packetChannel stands for an SSH channel over cc: each channel write is one SSH
+// packet, written the way x/crypto writes an AES-GCM packet through its 4 KiB
+// bufio.Writer (the first 4 KiB, then the rest).
+type packetChannel struct{ cc *corkConn }
+
+func (c packetChannel) Read([]byte) (int, error) { return 0, nil }
+func (c packetChannel) Close() error             { return nil }
+func (c packetChannel) Write(p []byte) (int, error) {
+	k := min(len(p), 4096)
+	if _, err := c.cc.Write(p[:k]); err != nil {
+		return 0, err
+	}
+	if k < len(p) {
+		if _, err := c.cc.Write(p[k:]); err != nil {
+			return k, err
+		}
+	}
+	return len(p), nil
+}
+
+// message returns an SFTP message's 13-byte data reply header and data.
+func message(n int) (header, data []byte) {
+	header = make([]byte, 13)
+	binary.BigEndian.PutUint32(header, uint32(9+n))
+	data = bytes.Repeat([]byte{byte(n)}, n)
+	return header, data
+}
+
+func TestCorkCoalescesAReply(t *testing.T) {
+	rc := &recordConn{}
+	cc := newCorkConn(rc)
+	cc.hold = time.Hour // deterministic: no timer flush between the writes below
+	ch := &sftpChannel{ReadWriteCloser: packetChannel{cc}, conn: cc}
+
+	// A header and its 32 KiB of data: one socket write.
+	header, data := message(32 << 10)
+	ch.Write(header)
+	if w := rc.take(); len(w) != 0 {
+		t.Fatalf("the header of an unfinished message was sent alone: %d writes", len(w))
+	}
+	ch.Write(data)
+	w := rc.take()
+	if len(w) != 1 || !bytes.Equal(w[0], append(header, data...)) {
+		t.Fatalf("reply sent in %d writes, want 1 with header and data", len(w))
+	}
+
+	// A whole small message in one write goes out at once.
+	small := []byte{0, 0, 0, 5, 101, 0, 0, 0, 1}
+	ch.Write(small)
+	if w := rc.take(); len(w) != 1 || !bytes.Equal(w[0], small) {
+		t.Fatalf("a whole message was held: %d writes", len(w))
+	}
+
+	// Two messages, the first finished by the write that starts the second: the
+	// connection stays corked until the second is finished.
+	h1, d1 := message(100)
+	h2, d2 := message(200)
+	ch.Write(h1)
+	ch.Write(append(d1, h2...))
+	ch.Write(d2)
+	w = rc.take()
+	if got := bytes.Join(w, nil); !bytes.Equal(got, bytes.Join([][]byte{h1, d1, h2, d2}, nil)) {
+		t.Fatal("bytes reordered or lost")
+	}
+	if len(w) != 1 {
+		t.Errorf("two small messages sent in %d writes, want 1", len(w))
+	}
+
+	// Uncorked, writes go straight through.
+	cc.Write([]byte("x"))
+	if w := rc.take(); len(w) != 1 {
+		t.Fatalf("uncorked write held")
+	}
+}
+
+func TestCorkReleasesHeldBytes(t *testing.T) {
+	rc := &recordConn{}
+	cc := newCorkConn(rc)
+	ch := &sftpChannel{ReadWriteCloser: packetChannel{cc}, conn: cc}
+	header, _ := message(32 << 10)
+	ch.Write(header) // the data never comes (x/crypto blocked on the window, say)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		w := rc.take()
+		if len(w) == 1 && bytes.Equal(w[0], header) {
+			return
+		}
+		if len(w) != 0 || time.Now().After(deadline) {
+			t.Fatalf("held bytes not released on their own: %d writes", len(w))
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
