@@ -114,17 +114,24 @@ func (d *Download) wake() {
 	d.waiters = kept
 }
 
+// ready fails after Close and (re)opens the storage reader at the stream's position
+// when there is none; d.mu is held.
+func (d *Download) ready() error {
+	if d.closed {
+		return fs.ErrClosed
+	}
+	if d.rc == nil {
+		return d.reopen(d.pos)
+	}
+	return nil
+}
+
 // Read reads the next bytes of the file.
 func (d *Download) Read(p []byte) (int, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.closed {
-		return 0, fs.ErrClosed
-	}
-	if d.rc == nil {
-		if err := d.reopen(d.pos); err != nil {
-			return 0, err
-		}
+	if err := d.ready(); err != nil {
+		return 0, err
 	}
 	n, err := d.rc.Read(p)
 	d.advance(int64(n), err == io.EOF)
@@ -141,13 +148,8 @@ func (d *Download) Read(p []byte) (int, error) {
 func (d *Download) WriteTo(w io.Writer) (int64, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.closed {
-		return 0, fs.ErrClosed
-	}
-	if d.rc == nil {
-		if err := d.reopen(d.pos); err != nil {
-			return 0, err
-		}
+	if err := d.ready(); err != nil {
+		return 0, err
 	}
 	n, err := d.rc.WriteTo(w)
 	d.advance(n, err == nil)
