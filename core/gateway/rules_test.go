@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -23,25 +22,7 @@ import (
 // upload stores data at p through the Storage API.
 func upload(t testing.TB, e *gatewaytest.Env, p string, data []byte) {
 	t.Helper()
-	var body bytes.Buffer
-	mw := multipart.NewWriter(&body)
-	meta, _ := json.Marshal(map[string]any{"files": []map[string]string{{"field": "f", "path": p}}, "overwrite": true})
-	mw.WriteField("meta", string(meta))
-	part, _ := mw.CreateFormFile("f", filepath.Base(p))
-	part.Write(data)
-	mw.Close()
-	req, _ := http.NewRequest("POST", e.URL+"/api/upload", &body)
-	req.Header.Set("Content-Type", mw.FormDataContentType())
-	req.Header.Set("Authorization", "Bearer "+e.Token())
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != 201 {
-		b, _ := io.ReadAll(resp.Body)
-		t.Fatalf("upload %s: %s %s", p, resp.Status, b)
-	}
+	e.Upload(map[string][]byte{p: data})
 }
 
 // receiver is a webhook endpoint on 127.0.0.1 that checks signatures and answers

@@ -70,17 +70,9 @@ func openStorage(t testing.TB, plugin string, config map[string]any, limits Limi
 	return p
 }
 
-// putFile writes and commits a file of n bytes.
+// putFile writes and commits a file in one write.
 func putFile(ctx context.Context, s hostapi.Storage, name string, data []byte) error {
-	up, err := s.Create(ctx, name)
-	if err != nil {
-		return err
-	}
-	if _, err := up.Write(data); err != nil {
-		up.Abort()
-		return err
-	}
-	return up.Commit(ctx)
+	return writeChunked(ctx, s, name, data, max(len(data), 1))
 }
 
 func TestLoadStorageRefusals(t *testing.T) {

@@ -9,9 +9,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"mime/multipart"
 	"net"
 	"net/http"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -203,6 +205,44 @@ func (e *Env) Request(method, path, token string, body any) *http.Response {
 		e.T.Fatalf("%s %s: %v", method, path, err)
 	}
 	return resp
+}
+
+// Upload stores files (absolute path → bytes) in one multipart POST /api/upload with
+// the admin token, replacing what is there, and fails the test unless it answers 201.
+func (e *Env) Upload(files map[string][]byte) {
+	e.T.Helper()
+	type fileMeta struct {
+		Field string `json:"field"`
+		Path  string `json:"path"`
+	}
+	meta := struct {
+		Files     []fileMeta `json:"files"`
+		Overwrite bool       `json:"overwrite"`
+	}{Overwrite: true}
+	for p := range files {
+		meta.Files = append(meta.Files, fileMeta{Field: fmt.Sprintf("f%d", len(meta.Files)), Path: p})
+	}
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	m, _ := json.Marshal(meta)
+	mw.WriteField("meta", string(m))
+	for _, f := range meta.Files {
+		w, _ := mw.CreateFormFile(f.Field, path.Base(f.Path))
+		w.Write(files[f.Path])
+	}
+	mw.Close()
+	req, _ := http.NewRequest("POST", e.URL+"/api/upload", &body)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req.Header.Set("Authorization", "Bearer "+e.Token())
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		b, _ := io.ReadAll(resp.Body)
+		e.T.Fatalf("upload of %d files: %s %s", len(files), resp.Status, b)
+	}
 }
 
 // FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.

@@ -2,13 +2,9 @@ package mirror_test
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"mime/multipart"
-	"net/http"
-	"path"
 	"testing"
 	"time"
 
@@ -101,7 +97,7 @@ config = { target = "offsite", delete = true }
 				"in/sub/big file.bin":  content(20<<20 + 3), // several parts of the default 8 MiB
 				"in/sub/gone soon.txt": []byte("deleted next\n"),
 			}
-			upload(t, e, files)
+			e.Upload(rooted(files))
 			for p, data := range files {
 				waitFor(t, fmt.Sprintf("%s mirrored", p), func() bool {
 					got, err := tg.read(t, p)
@@ -141,40 +137,13 @@ func content(n int) []byte {
 	return b
 }
 
-// upload stores the files (path → bytes) through POST /api/upload in one request.
-func upload(t *testing.T, e *gatewaytest.Env, files map[string][]byte) {
-	t.Helper()
-	type fileMeta struct {
-		Field string `json:"field"`
-		Path  string `json:"path"`
+// rooted returns files with each path made absolute.
+func rooted(files map[string][]byte) map[string][]byte {
+	out := make(map[string][]byte, len(files))
+	for p, b := range files {
+		out["/"+p] = b
 	}
-	var meta struct {
-		Files []fileMeta `json:"files"`
-	}
-	var body bytes.Buffer
-	mw := multipart.NewWriter(&body)
-	for p := range files {
-		meta.Files = append(meta.Files, fileMeta{fmt.Sprintf("f%d", len(meta.Files)), "/" + p})
-	}
-	m, _ := json.Marshal(meta)
-	mw.WriteField("meta", string(m))
-	for _, f := range meta.Files {
-		w, _ := mw.CreateFormFile(f.Field, path.Base(f.Path))
-		w.Write(files[f.Path[1:]])
-	}
-	mw.Close()
-	req, _ := http.NewRequestWithContext(t.Context(), "POST", e.URL+"/api/upload", &body)
-	req.Header.Set("Content-Type", mw.FormDataContentType())
-	req.Header.Set("Authorization", "Bearer "+e.Token())
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != 201 {
-		b, _ := io.ReadAll(resp.Body)
-		t.Fatalf("upload: %s %s", resp.Status, b)
-	}
+	return out
 }
 
 // waitFor polls cond until it holds, failing the test after a minute.
