@@ -217,7 +217,7 @@ func (f *FS) Create(ctx context.Context, p string, opts CreateOptions) (*Writer,
 		t:         t,
 		noClobber: !opts.Overwrite && opts.Offset == 0,
 		announced: announced,
-		hash:      sha256.New(),
+		hash:      newHasher(),
 	}
 	w.at, _ = up.(io.WriterAt)
 	w.ra, _ = up.(io.ReaderAt)
@@ -243,7 +243,7 @@ type Writer struct {
 	announced int64 // the size the Authorizer allowed at Create, -1 if unknown
 
 	mu           sync.Mutex
-	hash         hash.Hash
+	hash         *hasher
 	hashed       int64            // bytes [0, hashed) are in hash
 	pending      map[int64][]byte // bytes written past hashed, waiting their turn
 	pendingBytes int
@@ -285,32 +285,10 @@ func (w *Writer) Write(p []byte) (int, error) {
 	return n, nil
 }
 
-// parallelHashMin is the smallest write hashed while the storage writes it. Below it a
-// goroutine costs more than it saves.
-const parallelHashMin = 64 << 10
-
-// writeHashing writes p at off with write and feeds the hash; w.mu is held. A large
-// write that continues the hashed prefix is hashed at the same time as the storage
-// writes it: the two cost about the same and the box has cores for both.
+// writeHashing writes p at off with write and feeds the hash; w.mu is held.
 func (w *Writer) writeHashing(p []byte, off int64, write func([]byte) (int, error)) (int, error) {
-	if len(p) < parallelHashMin || off != w.hashed || w.unordered || len(w.pending) > 0 {
-		n, err := write(p)
-		w.wrote(p[:n], off)
-		return n, err
-	}
-	hashed := make(chan struct{})
-	go func() {
-		defer close(hashed)
-		w.hash.Write(p)
-	}()
 	n, err := write(p)
-	<-hashed
-	w.size = max(w.size, off+int64(n))
-	if n == len(p) {
-		w.hashed += int64(n)
-	} else {
-		w.giveUp(true) // the hash took bytes the storage did not: hash again at Commit
-	}
+	w.wrote(p[:n], off)
 	return n, err
 }
 
@@ -382,7 +360,7 @@ func (w *Writer) giveUp(restart bool) {
 	w.unordered = true
 	w.pending, w.pendingBytes = nil, 0
 	if restart {
-		w.hash.Reset()
+		w.hash.reset()
 		w.hashed = 0
 	}
 }
@@ -394,11 +372,11 @@ func (w *Writer) sum() (string, error) {
 		if w.ra == nil {
 			return "", nil
 		}
-		if _, err := io.Copy(w.hash, io.NewSectionReader(w.ra, w.hashed, w.size-w.hashed)); err != nil {
+		if _, err := iobuf.Copy(w.hash, io.NewSectionReader(w.ra, w.hashed, w.size-w.hashed)); err != nil {
 			return "", fmt.Errorf("read back the upload: %w", err)
 		}
 	}
-	return hex.EncodeToString(w.hash.Sum(nil)), nil
+	return w.hash.sum(), nil
 }
 
 // Commit makes the file visible at its path and records file.uploaded with its size and
@@ -411,6 +389,7 @@ func (w *Writer) Commit(ctx context.Context) (hostapi.Event, error) {
 		return hostapi.Event{}, w.t.deny("commit", fs.ErrClosed)
 	}
 	w.done = true
+	defer w.hash.close()
 	if w.size != w.announced {
 		if err := w.fs.authorize(ctx, hostapi.ActionUpload, w.t, "", w.size); err != nil {
 			w.up.Abort()
@@ -458,6 +437,7 @@ func (w *Writer) Abort() error {
 		return nil
 	}
 	w.done = true
+	w.hash.close()
 	if err := w.up.Abort(); err != nil {
 		return w.t.fail("abort", err)
 	}

@@ -15,6 +15,18 @@ const ChunkSize = 256 << 10
 
 var bufs = sync.Pool{New: func() any { b := make([]byte, ChunkSize); return &b }}
 
+// Get returns a ChunkSize buffer from the pool Copy uses.
+func Get() []byte { return *bufs.Get().(*[]byte) }
+
+// Put returns b, which Get returned, to the pool.
+func Put(b []byte) {
+	if cap(b) != ChunkSize {
+		return
+	}
+	b = b[:ChunkSize]
+	bufs.Put(&b)
+}
+
 // Copy copies src to dst until EOF, handing dst full ChunkSize chunks (the last one
 // may be shorter). It returns the bytes written and the first error other than EOF.
 func Copy(dst io.Writer, src io.Reader) (int64, error) {

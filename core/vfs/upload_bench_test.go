@@ -1,0 +1,134 @@
+package vfs_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"io"
+	"net"
+	"testing"
+
+	"github.com/filegate/filegate/core/internal/iobuf"
+	"github.com/filegate/filegate/core/vfs"
+	hostapi "github.com/filegate/filegate/hostapi/v1"
+	"github.com/filegate/filegate/plugins/storage/local"
+)
+
+// BenchmarkUpload receives 64 MiB over a loopback TCP connection in iobuf chunks into
+// the local backend (sync = "none", so that the disk does not blur the CPU): "store"
+// only stores (no SHA-256: what vsftpd and nginx do), "hash-beside-write" hashes each
+// chunk on a goroutine while the storage writes it (the Writer before its hasher: the
+// hash overlaps the write but not the next receive), "writer" is vfs.Writer, whose
+// hasher overlaps the receive and the write of the next chunks. cpu-ms/op is the
+// whole process's CPU (sender and receiver) per upload.
+func BenchmarkUpload(b *testing.B) {
+	const size = 64 << 20
+	s, err := local.Open(map[string]any{"root": b.TempDir(), "sync": local.SyncNone})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.(io.Closer).Close()
+	fsys, _ := sumEnv(b, s)
+	ctx := context.Background()
+	for _, v := range []struct {
+		name   string
+		upload func(src io.Reader) error
+	}{
+		{"store", func(src io.Reader) error {
+			up, err := s.Create(ctx, "/up.bin")
+			if err != nil {
+				return err
+			}
+			if _, err := iobuf.Copy(up, src); err != nil {
+				return err
+			}
+			return up.Commit(ctx)
+		}},
+		{"hash-beside-write", func(src io.Reader) error {
+			up, err := s.Create(ctx, "/up.bin")
+			if err != nil {
+				return err
+			}
+			if _, err := iobuf.Copy(hashBesideWrite{up, sha256.New()}, src); err != nil {
+				return err
+			}
+			return up.Commit(ctx)
+		}},
+		{"writer", func(src io.Reader) error {
+			w, err := fsys.Create(ctx, "/up.bin", vfs.CreateOptions{Overwrite: true})
+			if err != nil {
+				return err
+			}
+			if _, err := iobuf.Copy(w, src); err != nil {
+				w.Abort()
+				return err
+			}
+			_, err = w.Commit(ctx)
+			return err
+		}},
+	} {
+		b.Run(v.name, func(b *testing.B) {
+			b.SetBytes(size)
+			cpu0 := cpuTime()
+			for b.Loop() {
+				src, done := sendingConn(b, size)
+				if err := v.upload(src); err != nil {
+					b.Fatal(err)
+				}
+				src.Close()
+				<-done
+			}
+			b.ReportMetric(float64((cpuTime()-cpu0).Milliseconds())/float64(b.N), "cpu-ms/op")
+		})
+	}
+}
+
+// hashBesideWrite is how vfs.Writer hashed before its hasher: each chunk on a goroutine
+// while the storage writes it, waiting for both.
+type hashBesideWrite struct {
+	up   hostapi.Upload
+	hash io.Writer
+}
+
+func (h hashBesideWrite) Write(p []byte) (int, error) {
+	hashed := make(chan struct{})
+	go func() {
+		defer close(hashed)
+		h.hash.Write(p)
+	}()
+	n, err := h.up.Write(p)
+	<-hashed
+	return n, err
+}
+
+// sendingConn returns a loopback TCP connection whose other end sends size bytes in
+// 1 MiB writes and closes.
+func sendingConn(b *testing.B, size int) (net.Conn, chan struct{}) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		buf := make([]byte, 1<<20)
+		for i := range buf {
+			buf[i] = byte(i * 7)
+		}
+		for n := 0; n < size; n += len(buf) {
+			if _, err := c.Write(buf); err != nil {
+				return
+			}
+		}
+	}()
+	c, err := ln.Accept()
+	if err != nil {
+		b.Fatal(err)
+	}
+	return c, done
+}
