@@ -132,3 +132,46 @@ func pluginPid(t *testing.T, parent int, exe string) int {
 	t.Fatalf("no child of %d runs %s", parent, exe)
 	return 0
 }
+
+// TestStoragePluginRelativeRoot: the local backend as a process plugin resolves a
+// relative root against the folder of gateway.toml, as the builtin local does, even
+// when the gateway (and so the plugin process) runs in another working directory.
+func TestStoragePluginRelativeRoot(t *testing.T) {
+	dir, cwd := t.TempDir(), t.TempDir()
+	exe := filepath.Join(dir, "local-plugin")
+	if out, err := exec.Command("go", "build", "-o", exe, "../../plugins/storage/local/plugin").CombinedOutput(); err != nil {
+		t.Fatalf("building the local storage plugin: %v\n%s", err, out)
+	}
+	addr := writeConfig(t, dir)
+	f, err := os.OpenFile(filepath.Join(dir, "gateway.toml"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprint(f, "\n[[storage]]\nname = \"default\"\nplugin = \"./local-plugin\"\nconfig = { root = \"files\" }\n")
+	f.Close()
+	keys := initDir(t, dir)
+
+	cmd := exec.Command(bin, "serve", "--config", filepath.Join(dir, "gateway.toml"))
+	cmd.Dir = cwd
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	waitHealthy(t, "http://"+addr, &stderr)
+
+	data := []byte("stored under the config folder\n")
+	src := filepath.Join(t.TempDir(), "src.txt")
+	os.WriteFile(src, data, 0o644)
+	curlRoundTrip(t, addr, token(t, addr, keys), src, "a.txt", data)
+	if got, err := os.ReadFile(filepath.Join(dir, "files", "a.txt")); err != nil || !bytes.Equal(got, data) {
+		t.Errorf("files/a.txt next to gateway.toml: %q, %v", got, err)
+	}
+	if _, err := os.Stat(filepath.Join(cwd, "files")); err == nil {
+		t.Error("the plugin put its root in the gateway's working directory")
+	}
+}

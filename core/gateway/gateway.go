@@ -132,9 +132,10 @@ func (g *Gateway) openBackend(ctx context.Context, s config.Storage, cfg map[str
 	}
 	p, err := plugin.LoadStorage(ctx, plugin.Options{
 		Name: s.Name, Plugin: g.Config.Resolve(s.Plugin), Config: cfg,
-		Limits:   plugin.Limits{CallTimeout: s.Timeout.D()},
-		Logger:   g.Log.With("storage", s.Name),
-		CacheDir: filepath.Join(g.Config.DataPath(), "plugin-cache"),
+		ConfigDir: filepath.Dir(g.Config.Path()), // for the plugin's path keys, as resolveRoot for the builtin local
+		Limits:    plugin.Limits{CallTimeout: s.Timeout.D()},
+		Logger:    g.Log.With("storage", s.Name),
+		CacheDir:  filepath.Join(g.Config.DataPath(), "plugin-cache"),
 	})
 	if err != nil {
 		return nil, err

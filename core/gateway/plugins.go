@@ -26,6 +26,7 @@ func (g *Gateway) loadPlugin(ctx context.Context, entry string, opts plugin.Opti
 	opts.KV = g.PluginKV()
 	opts.Logger = g.Log.With(string(opts.Kind), opts.Name)
 	opts.CacheDir = filepath.Join(g.Config.DataPath(), "plugin-cache")
+	opts.ConfigDir = filepath.Dir(g.Config.Path())
 	p, err := plugin.Load(ctx, opts)
 	if err != nil {
 		return nil, err

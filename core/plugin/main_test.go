@@ -16,6 +16,7 @@ import (
 var guests struct {
 	dir                                 string
 	hostile, hostileV2, garbage, native string
+	nativeV11                           string // hostile declaring host API 1.1, as a plugin built before 1.2 does
 	cache                               string
 }
 
@@ -35,12 +36,14 @@ func testMain(m *testing.M) int {
 	guests.hostileV2 = filepath.Join(dir, "hostile-v2.wasm")
 	guests.garbage = filepath.Join(dir, "garbage.wasm")
 	guests.native = filepath.Join(dir, "hostile")
+	guests.nativeV11 = filepath.Join(dir, "hostile-v11")
 	guests.cache = wasmtest.CacheDir()
 	builds := []error{
 		wasmtest.BuildWASM(guests.hostile, "./testdata/hostile"),
 		wasmtest.BuildWASM(guests.hostileV2, "./testdata/hostile", "-ldflags=-X main.apiVersion=2.0"),
 		wasmtest.BuildWASM(guests.garbage, "./testdata/garbage"),
 		wasmtest.BuildExe(guests.native, "./testdata/hostile"),
+		wasmtest.BuildExe(guests.nativeV11, "./testdata/hostile", "-ldflags=-X main.apiVersion=1.1"),
 		wasmtest.Precompile(guests.hostile, guests.hostileV2, guests.garbage),
 	}
 	for _, err := range builds {

@@ -12,7 +12,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"time"
@@ -51,6 +53,10 @@ type Options struct {
 	Kind   hostapi.Kind // the kind the caller expects; "" accepts rule and auth
 	Allow  []string     // the operator's grants
 	Config map[string]any
+	// ConfigDir is the folder of gateway.toml: a relative value of a key the plugin's
+	// manifest declares as hostapi.ConfigPath is resolved against it, as the gateway
+	// resolves the builtin backends' paths. "" leaves such values as they are.
+	ConfigDir string
 
 	// Builtin returns the builtin plugin called name; nil means none are linked.
 	Builtin func(name string) (hostapi.Plugin, bool)
@@ -168,19 +174,13 @@ func load(ctx context.Context, opts Options, mode loadMode) (*Plugin, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg := opts.Config
-	if cfg == nil {
-		cfg = map[string]any{}
-	}
-	cfgJSON, err := json.Marshal(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("config: %w", err)
-	}
 	limits := opts.Limits.withDefaults()
 	if mode == loadStorage {
 		limits.Instances = 1 // a wasm storage plugin's handles live in its instance
 	}
-	h := &host{name: opts.Name, grants: g, config: cfgJSON, storage: opts.Storage, kv: opts.KV,
+	// h.config is set once the manifest is known (its path keys are resolved then):
+	// the host serves no call before that.
+	h := &host{name: opts.Name, grants: g, storage: opts.Storage, kv: opts.KV,
 		http: opts.HTTPClient, log: opts.Logger, now: opts.Clock}
 	if h.http == nil {
 		h.http = &http.Client{Timeout: 30 * time.Second}
@@ -227,6 +227,11 @@ func load(ctx context.Context, opts Options, mode loadMode) (*Plugin, error) {
 		p.close(ctx)
 		return nil, err
 	}
+	cfg := resolvePaths(p.manifest.Config, opts.Config, opts.ConfigDir)
+	if h.config, err = json.Marshal(cfg); err != nil {
+		p.close(ctx)
+		return nil, fmt.Errorf("config: %w", err)
+	}
 	if conn != nil {
 		switch p.manifest.Kind {
 		case hostapi.KindRule:
@@ -236,7 +241,7 @@ func load(ctx context.Context, opts Options, mode loadMode) (*Plugin, error) {
 		}
 	}
 	if mode == loadStorage {
-		if err := p.openStorage(ctx, conn, opts.Config); err != nil {
+		if err := p.openStorage(ctx, conn, cfg); err != nil {
 			p.close(ctx)
 			return nil, err
 		}
@@ -290,6 +295,26 @@ func (p *Plugin) check(opts Options, mode loadMode) error {
 	return checkConfig(m.Config, opts.Config)
 }
 
+// resolvePaths returns cfg (never nil) with the relative values of the keys schema
+// declares as hostapi.ConfigPath joined to dir. It copies cfg rather than changing the
+// caller's table.
+func resolvePaths(schema []hostapi.ConfigField, cfg map[string]any, dir string) map[string]any {
+	out := make(map[string]any, len(cfg))
+	maps.Copy(out, cfg)
+	if dir == "" {
+		return out
+	}
+	for _, f := range schema {
+		if f.Type != hostapi.ConfigPath {
+			continue
+		}
+		if p, ok := out[f.Name].(string); ok && p != "" && !filepath.IsAbs(p) {
+			out[f.Name] = filepath.Join(dir, p)
+		}
+	}
+	return out
+}
+
 // checkConfig checks a config table against a plugin's schema.
 func checkConfig(schema []hostapi.ConfigField, cfg map[string]any) error {
 	if len(schema) == 0 {
@@ -320,7 +345,7 @@ func checkConfig(schema []hostapi.ConfigField, cfg map[string]any) error {
 
 func typeMatches(t hostapi.ConfigType, v any) bool {
 	switch t {
-	case hostapi.ConfigString:
+	case hostapi.ConfigString, hostapi.ConfigPath:
 		_, ok := v.(string)
 		return ok
 	case hostapi.ConfigDuration:

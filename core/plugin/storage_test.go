@@ -86,10 +86,15 @@ func TestLoadStorageRefusals(t *testing.T) {
 	if _, err := LoadStorage(ctx, testOptions(t, guests.native)); err == nil || !strings.Contains(err.Error(), "rule plugin") {
 		t.Errorf("LoadStorage of a rule plugin: %v", err)
 	}
-	// A config the backend refuses fails the load, naming the key.
+	// A config the plugin's schema refuses fails the load, naming the key.
 	_, err := LoadStorage(ctx, Options{Name: "bad", Plugin: storageGuests.loc, Config: map[string]any{"rot": "/tmp"}})
-	if err == nil || !strings.Contains(err.Error(), `"root" is required`) {
+	if err == nil || !strings.Contains(err.Error(), `missing required key "root"`) || !strings.Contains(err.Error(), `unknown key "rot"`) {
 		t.Errorf("LoadStorage with a bad config: %v", err)
+	}
+	// One the schema admits but the backend refuses fails it too, with its message.
+	_, err = LoadStorage(ctx, Options{Name: "bad", Plugin: storageGuests.loc, Config: map[string]any{"root": t.TempDir(), "sync": "always"}})
+	if err == nil || !strings.Contains(err.Error(), `config key "sync" is always`) {
+		t.Errorf("LoadStorage with a config the backend refuses: %v", err)
 	}
 }
 

@@ -41,6 +41,12 @@ const (
 	ConfigDuration ConfigType = "duration" // a string time.ParseDuration accepts
 	ConfigStrings  ConfigType = "strings"  // a list of strings
 	ConfigTable    ConfigType = "table"    // a nested table, checked by the plugin
+	// ConfigPath is a string naming a file or folder on the gateway's machine. The
+	// host makes a relative one absolute, against the folder of gateway.toml, before
+	// the plugin sees the table: a process plugin's working directory is not that
+	// folder, and the operator writes paths as they write the builtin plugins' ones
+	// (host API 1.2; an older host passes the string unchanged).
+	ConfigPath ConfigType = "path"
 )
 
 // ConfigField describes one key of a plugin's config table.

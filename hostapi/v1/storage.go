@@ -17,8 +17,12 @@ import (
 // Version is the host API version this package describes.
 //
 // 1.1 added the storage kind on the wasm and process transports (StoragePlugin and
-// the storage methods of ABI.md).
-const Version = "1.1"
+// the storage methods of ABI.md). 1.2 appended Event.Done and Event.Total to the
+// encoded Event and added ConfigPath. Both only add, so this host serves plugins built
+// for 1.0 and 1.1 unchanged; the bump lets a plugin that relies on an addition be
+// refused by an older host, with an error naming both versions, instead of silently
+// seeing zeros (or an unresolved path) there.
+const Version = "1.2"
 
 // Errors a Storage returns, matched with errors.Is. They alias io/fs errors so that
 // backends built on the os package need no translation.

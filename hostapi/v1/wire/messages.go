@@ -56,6 +56,10 @@ func PutEvent(e *Encoder, ev hostapi.Event) {
 	e.String(ev.SHA256)
 	e.String(ev.RemoteAddr)
 	e.Bool(ev.IsDir)
+	// Host API 1.2: appended, so a plugin built for 1.0 or 1.1 ignores them (its decoder
+	// stops after is_dir) and a 1.1 host's events decode here with both 0.
+	e.Int(ev.Done)
+	e.Int(ev.Total)
 }
 
 // GetEvent decodes an event.
@@ -63,7 +67,7 @@ func GetEvent(d *Decoder) hostapi.Event {
 	return hostapi.Event{
 		ID: d.Int(), Time: d.Time(), Type: d.String(), Protocol: d.String(), Account: d.String(),
 		Path: d.String(), From: d.String(), Size: d.Int(), SHA256: d.String(),
-		RemoteAddr: d.String(), IsDir: d.Bool(),
+		RemoteAddr: d.String(), IsDir: d.Bool(), Done: d.Int(), Total: d.Int(),
 	}
 }
 

@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 
@@ -58,6 +59,14 @@ func (hostile) OnEvent(ctx context.Context, h hostapi.Host, ev hostapi.Event) er
 		return err
 	case "/write":
 		return h.WriteFile(ctx, "default", "/out/"+ev.Account, []byte(ev.SHA256))
+	case "/echo":
+		// The event as it arrived, for the tests that check every field crosses the
+		// transport.
+		b, err := json.Marshal(ev)
+		if err != nil {
+			return err
+		}
+		return h.WriteFile(ctx, "default", "/out/echo.json", b)
 	}
 	return errors.New("unknown behaviour " + ev.Path)
 }

@@ -10,6 +10,19 @@ import (
 	"github.com/filegate/filegate/sdk"
 )
 
-func init() { sdk.Serve(sdk.Storage(hostapi.Manifest{Name: "local"}, local.Open)) }
+// manifest declares the config table local.Open reads. "root" is a ConfigPath so that
+// the host resolves a relative root against the folder of gateway.toml, as it does for
+// the builtin local backend: this process runs in the gateway's working directory,
+// which need not be that folder.
+var manifest = hostapi.Manifest{
+	Name: "local",
+	Config: []hostapi.ConfigField{
+		{Name: "root", Type: hostapi.ConfigPath, Required: true, Doc: "the folder holding the files (created if missing); relative to gateway.toml"},
+		{Name: "sync", Type: hostapi.ConfigString, Doc: `"commit" (the default) flushes each upload before it becomes visible; "none" leaves flushing to the system`},
+		{Name: "sweep_after", Type: hostapi.ConfigDuration, Doc: `SweepTemp spares upload files written to more recently than this, e.g. "1h"`},
+	},
+}
+
+func init() { sdk.Serve(sdk.Storage(manifest, local.Open)) }
 
 func main() {}
