@@ -13,6 +13,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -130,7 +131,8 @@ func BenchmarkOpenSSHTransfer(b *testing.B) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { defer close(done); srv.Serve(ctx, ln) }()
+	counted := &countingListener{Listener: ln}
+	go func() { defer close(done); srv.Serve(ctx, counted) }()
 	defer func() { cancel(); <-done }()
 
 	key := filepath.Join(dir, "id_ed25519")
@@ -164,14 +166,50 @@ func BenchmarkOpenSSHTransfer(b *testing.B) {
 					}
 					b.SetBytes(size)
 					var cpu time.Duration
+					counted.reset()
 					for b.Loop() {
 						c0 := cpuTime(b)
 						sftpRun(b, cipher, command)
 						cpu += cpuTime(b) - c0
 					}
 					b.ReportMetric(cpu.Seconds()/float64(b.N)/(float64(size)/(1<<30)), "server-cpu-s/GiB")
+					mib := float64(b.N) * size / (1 << 20)
+					b.ReportMetric(float64(counted.reads.Load())/mib, "reads/MiB")
+					b.ReportMetric(float64(counted.writes.Load())/mib, "writes/MiB")
 				})
 			}
 		}
 	}
+}
+
+// countingListener counts the socket reads and writes of the connections it accepts:
+// the system calls the server makes on them.
+type countingListener struct {
+	net.Listener
+	reads, writes atomic.Int64
+}
+
+func (l *countingListener) reset() { l.reads.Store(0); l.writes.Store(0) }
+
+func (l *countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &countingConn{Conn: c, l: l}, nil
+}
+
+type countingConn struct {
+	net.Conn
+	l *countingListener
+}
+
+func (c *countingConn) Read(p []byte) (int, error) {
+	c.l.reads.Add(1)
+	return c.Conn.Read(p)
+}
+
+func (c *countingConn) Write(p []byte) (int, error) {
+	c.l.writes.Add(1)
+	return c.Conn.Write(p)
 }

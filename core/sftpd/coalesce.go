@@ -34,6 +34,7 @@ const (
 // through.
 type corkConn struct {
 	net.Conn
+	in *readAhead // reads Conn
 
 	mu     sync.Mutex
 	corked bool
@@ -46,6 +47,7 @@ type corkConn struct {
 // newCorkConn wraps nc.
 func newCorkConn(nc net.Conn) *corkConn {
 	c := &corkConn{Conn: nc, hold: maxHold}
+	c.in = &readAhead{src: nc}
 	c.timer = time.AfterFunc(time.Hour, c.expire)
 	c.timer.Stop()
 	return c
@@ -73,6 +75,9 @@ func (c *corkConn) Write(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
+
+// Read reads from the connection in large reads (see readAhead).
+func (c *corkConn) Read(p []byte) (int, error) { return c.in.Read(p) }
 
 // cork starts holding small writes.
 func (c *corkConn) cork() {

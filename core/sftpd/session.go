@@ -67,9 +67,9 @@ func (s *Server) serveSFTP(ctx context.Context, log *slog.Logger, fsys *vfs.FS, 
 		// Memory per session wins; the switch stays for the benchmark.
 		opts = append(opts, sftp.WithRSAllocator())
 	}
-	var rwc io.ReadWriteCloser = ch
+	var rwc io.ReadWriteCloser = channelReadAhead{ch, &readAhead{src: ch}}
 	if cc != nil {
-		rwc = &sftpChannel{ReadWriteCloser: ch, conn: cc}
+		rwc = &sftpChannel{ReadWriteCloser: rwc, conn: cc}
 	}
 	srv := sftp.NewRequestServer(rwc, sftp.Handlers{FileGet: h, FilePut: h, FileCmd: h, FileList: h}, opts...)
 	err := srv.Serve()
