@@ -64,7 +64,7 @@ func (k knownSums) FileSum(_ context.Context, _ int64, p string) (int64, time.Ti
 // transferVariant is a server configuration BenchmarkOpenSSHTransfer compares.
 type transferVariant struct {
 	name         string
-	reusePackets bool // Server.reusePackets
+	allocPackets bool // Server.allocPackets
 	writeEach    bool // Server.writeEach
 	gcPercent    int  // debug.SetGCPercent during the run; 0 leaves the default
 	memLimit     int64
@@ -73,10 +73,10 @@ type transferVariant struct {
 // transferVariants are the configurations compared, baseline first; pick some with
 // -bench (e.g. 'OpenSSHTransfer/.*/.*/(each|cork)$').
 var transferVariants = []transferVariant{
-	{name: "alloc", writeEach: true},                    // pkg/sftp's defaults
-	{name: "each", reusePackets: true, writeEach: true}, // buffer reuse, a write per packet
-	{name: "cork"},                           // the default: corkConn
-	{name: "reuse-cork", reusePackets: true}, // buffer reuse, corkConn
+	{name: "alloc", allocPackets: true, writeEach: true}, // pkg/sftp's defaults
+	{name: "each", writeEach: true},                      // packet allocator, a write per packet
+	{name: "cork-alloc", allocPackets: true},             // corkConn, a new buffer per packet
+	{name: "cork"},                                       // the default: packet allocator, corkConn
 	{name: "cork-gc400", gcPercent: 400},
 	{name: "cork-gcoff-limit256", gcPercent: -1, memLimit: 256 << 20},
 }
@@ -157,7 +157,7 @@ func BenchmarkOpenSSHTransfer(b *testing.B) {
 			}
 			for _, v := range transferVariants {
 				b.Run(cipher[:6]+"/"+dirn+"/"+v.name, func(b *testing.B) {
-					srv.reusePackets, srv.writeEach = v.reusePackets, v.writeEach
+					srv.allocPackets, srv.writeEach = v.allocPackets, v.writeEach
 					if v.gcPercent != 0 {
 						defer debug.SetGCPercent(debug.SetGCPercent(v.gcPercent))
 					}

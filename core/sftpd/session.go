@@ -58,13 +58,13 @@ func isSFTP(payload []byte) bool {
 func (s *Server) serveSFTP(ctx context.Context, log *slog.Logger, fsys *vfs.FS, cc *corkConn, ch ssh.Channel) error {
 	h := &handlers{ctx: ctx, log: log, fs: fsys, uploads: map[string]*uploadHandle{}}
 	var opts []sftp.RequestServerOption
-	if s.reusePackets {
-		// pkg/sftp's packet allocator saves a 32 KiB allocation per packet (a quarter
-		// of the server's CPU per GiB in BenchmarkOpenSSHTransfer), but it holds a
-		// 256 KiB page for every packet a session has queued, up to some 50 during an
-		// upload, which also raises the collector's target: 4 parallel 1 GiB SFTP
-		// uploads to S3 peaked at 256 MiB RSS with it, 147 MiB without (bench/objects.sh).
-		// Memory per session wins; the switch stays for the benchmark.
+	if !s.allocPackets {
+		// pkg/sftp's packet allocator saves a 32 KiB allocation per packet: a quarter
+		// of the server's CPU per GiB (BenchmarkOpenSSHTransfer, cork-alloc vs cork).
+		// Upstream it holds a 256 KiB page for every packet a session has queued (up to
+		// some 50 during an upload): 4 parallel 1 GiB SFTP uploads to S3 peaked at
+		// 256 MiB RSS with it, 147 MiB without. third_party/pkg/sftp sizes the pages to
+		// the packets (40 KiB; see its FILEGATE.md).
 		opts = append(opts, sftp.WithRSAllocator())
 	}
 	var rwc io.ReadWriteCloser = channelReadAhead{ch, &readAhead{src: ch}}

@@ -51,7 +51,7 @@ type Server struct {
 	hostKeys     []ssh.Signer
 	accounts     Accounts
 	log          *slog.Logger
-	reusePackets bool // use pkg/sftp's packet allocator (see serveSFTP; benchmark only)
+	allocPackets bool // allocate each packet instead of pkg/sftp's allocator (see serveSFTP; benchmark baseline)
 	writeEach    bool // send each of x/crypto's writes at once, without corkConn (benchmark baseline)
 }
 
