@@ -36,10 +36,11 @@ const readDirChunk = 1024
 // Storage is a hostapi.Storage on a local directory. It is safe for concurrent use.
 type Storage struct {
 	root       *os.Root
-	sweepAfter time.Duration // SweepTemp spares upload files written to more recently
-	noSync     bool          // config sync = "none": Commit does not flush to disk
-	writeback  int64         // bytes between two starts of writeback; 0: none
-	lists      *listCache    // recent List pages (see listcache.go); nil: none kept
+	sweepAfter time.Duration  // SweepTemp spares upload files written to more recently
+	noSync     bool           // config sync = "none": Commit does not flush to disk
+	writeback  int64          // bytes between two starts of writeback; 0: none
+	lists      *listCache     // recent List pages (see listcache.go); nil: none kept
+	retiring   sync.WaitGroup // removals of replaced files (see retire)
 }
 
 var (
@@ -124,7 +125,10 @@ func Open(config map[string]any) (hostapi.Storage, error) {
 }
 
 // Close releases the root directory. The Storage must not be used afterwards.
-func (s *Storage) Close() error { return s.root.Close() }
+func (s *Storage) Close() error {
+	s.retiring.Wait()
+	return s.root.Close()
+}
 
 // Stat describes name, following symbolic links that stay inside the root.
 func (s *Storage) Stat(ctx context.Context, name string) (hostapi.FileInfo, error) {
@@ -270,7 +274,7 @@ func (s *Storage) Create(ctx context.Context, name string) (hostapi.Upload, erro
 	if err != nil {
 		return nil, opErr("create", name, err)
 	}
-	u := &Upload{root: s.root, f: f, tmp: tmp, target: rel, name: name, sync: !s.noSync}
+	u := &Upload{s: s, root: s.root, f: f, tmp: tmp, target: rel, name: name, sync: !s.noSync}
 	if u.sync {
 		u.writeback = s.writeback
 	}
@@ -403,6 +407,7 @@ func (s *Storage) SweepTemp(ctx context.Context) (removed int, err error) {
 // hostapi.Upload it implements io.WriterAt (for out-of-order SFTP writes) and
 // io.ReaderAt (to read back what was written).
 type Upload struct {
+	s      *Storage
 	root   *os.Root
 	f      *os.File
 	tmp    string // temporary file, relative to root
@@ -485,12 +490,20 @@ func (u *Upload) Commit(ctx context.Context) error {
 	if cerr := u.f.Close(); err == nil {
 		err = cerr
 	}
+	var replaced string
 	if err == nil {
+		replaced = u.s.keepReplaced(u.target)
 		err = classify(u.root.Rename(u.tmp, u.target))
 	}
 	if err != nil {
 		u.root.Remove(u.tmp)
+		if replaced != "" {
+			u.root.Remove(replaced)
+		}
 		return fmt.Errorf("local: commit %q: %w", u.name, err)
+	}
+	if replaced != "" {
+		u.s.retire(replaced)
 	}
 	if !u.sync {
 		return nil
@@ -500,6 +513,36 @@ func (u *Upload) Commit(ctx context.Context) error {
 		d.Close()
 	}
 	return nil
+}
+
+// retireMin is the size from which a file an upload replaces is removed in the
+// background (see keepReplaced).
+const retireMin = 1 << 20
+
+// keepReplaced gives the file at rel, which a commit is about to replace, a second,
+// hidden name and returns it, or "" when there is no large regular file at rel. The
+// rename that replaces a file would otherwise free its blocks before it returns: 1.1 s
+// for a 1 GiB file on this ext4 with discard, added to the upload the client waits
+// for. Kept, the file is removed after the commit, in the background (retire). A
+// crash in between leaves the hidden name to SweepTemp.
+func (s *Storage) keepReplaced(rel string) string {
+	fi, err := s.root.Lstat(rel)
+	if err != nil || !fi.Mode().IsRegular() || fi.Size() < retireMin {
+		return ""
+	}
+	var rnd [16]byte
+	rand.Read(rnd[:])
+	name := path.Join(path.Dir(rel), TempPrefix+"replaced-"+hex.EncodeToString(rnd[:]))
+	if s.root.Link(rel, name) != nil {
+		return "" // no hard links here: the rename frees the file
+	}
+	return name
+}
+
+// retire removes the hidden name keepReplaced gave a replaced file, in the
+// background; Close waits for it.
+func (s *Storage) retire(name string) {
+	s.retiring.Go(func() { s.root.Remove(name) })
 }
 
 // Abort discards the upload; it does nothing after Commit or a previous Abort.

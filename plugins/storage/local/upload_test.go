@@ -3,6 +3,7 @@ package local_test
 import (
 	"bytes"
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -78,5 +79,56 @@ func TestSetModTime(t *testing.T) {
 	}
 	if err := setter.SetModTime(when); err == nil {
 		t.Error("SetModTime after Commit succeeded")
+	}
+}
+
+// TestCommitRetiresReplacedFile: an upload that replaces a large file commits with
+// the new content in place at once; the old one, kept under a hidden name while it is
+// removed in the background, is gone once the storage closes, and a reader that had
+// it open still reads it whole.
+func TestCommitRetiresReplacedFile(t *testing.T) {
+	dir := t.TempDir()
+	s, err := local.New(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	old := bytes.Repeat([]byte("old!"), 1<<19) // 2 MiB
+	for _, content := range [][]byte{old, []byte("new")} {
+		up, err := s.Create(ctx, "/f.bin")
+		if err != nil {
+			t.Fatal(err)
+		}
+		up.Write(content)
+		if content[0] == 'n' {
+			rc, err := s.Open(ctx, "/f.bin", 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() {
+				got, err := io.ReadAll(rc)
+				rc.Close()
+				if err != nil || !bytes.Equal(got, old) {
+					t.Errorf("open reader of the replaced file: %d bytes, %v", len(got), err)
+				}
+			}()
+		}
+		if err := up.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, err := os.ReadFile(filepath.Join(dir, "f.bin")); err != nil || string(got) != "new" {
+		t.Fatalf("after commit: %q, %v", got, err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 {
+		var names []string
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		t.Fatalf("after Close the folder holds %v, want only f.bin", names)
 	}
 }
