@@ -11,8 +11,8 @@ import (
 	"fmt"
 	"io"
 	"mime"
-	"mime/multipart"
 	"net"
+	"net/textproto"
 	"net/url"
 	"os"
 	"path"
@@ -61,10 +61,11 @@ type pendingUpload struct {
 // last... first) cannot know its target yet: it is spooled to a temporary file and
 // stored once meta is known.
 func (a *API) upload(c *call) (err error) {
-	mr, err := multipartReader(c.ctx)
+	mr, err := uploadReader(c.ctx)
 	if err != nil {
 		return err
 	}
+	defer mr.release()
 	fsys, err := c.fs()
 	if err != nil {
 		return err
@@ -84,7 +85,7 @@ func (a *API) upload(c *call) (err error) {
 		if err != nil {
 			return errorf(fasthttp.StatusBadRequest, "reading multipart body: %v", err)
 		}
-		field, filename, isFile, err := partNames(part)
+		field, filename, isFile, err := partNames(part.Header)
 		if err != nil {
 			return err
 		}
@@ -197,14 +198,30 @@ func (u *uploadBatch) dropSpool() {
 	}
 }
 
-// copyPart streams one file part into its upload, enforcing the size limit.
+// copyPart streams one file part into its upload, enforcing the size limit. A part
+// of the request body is written straight from the body reader's buffer; a spooled
+// one is copied in iobuf chunks.
 func (a *API) copyPart(w io.Writer, part io.Reader) error {
 	max := a.opt.MaxUpload
-	src := part
-	if max > 0 {
-		src = io.LimitReader(part, max+1)
+	var n int64
+	var err error
+	if p, ok := part.(*formPart); ok {
+		dst := w
+		if max > 0 {
+			dst = &limitWriter{w: w, left: max}
+		}
+		n, err = p.WriteTo(dst)
+		if errors.Is(err, errOverLimit) {
+			n = max + 1
+			err = nil
+		}
+	} else {
+		src := part
+		if max > 0 {
+			src = io.LimitReader(part, max+1)
+		}
+		n, err = iobuf.Copy(w, src)
 	}
-	n, err := iobuf.Copy(w, src)
 	if err != nil {
 		return errorf(fasthttp.StatusBadRequest, "upload interrupted after %d bytes: %v", n, err)
 	}
@@ -214,33 +231,49 @@ func (a *API) copyPart(w io.Writer, part io.Reader) error {
 	return nil
 }
 
-func multipartReader(ctx *fasthttp.RequestCtx) (*multipart.Reader, error) {
+// errOverLimit is returned by a limitWriter asked to write past its limit.
+var errOverLimit = errors.New("over the upload limit")
+
+// limitWriter writes at most left bytes to w: the limit of a part copied with WriteTo,
+// which io.LimitReader would hide.
+type limitWriter struct {
+	w    io.Writer
+	left int64
+}
+
+// Write writes p, or nothing and errOverLimit if p goes past the limit.
+func (l *limitWriter) Write(p []byte) (int, error) {
+	if int64(len(p)) > l.left {
+		return 0, errOverLimit
+	}
+	n, err := l.w.Write(p)
+	l.left -= int64(n)
+	return n, err
+}
+
+// uploadReader returns a reader of the parts of a multipart/form-data request body,
+// streamed or in memory.
+func uploadReader(ctx *fasthttp.RequestCtx) (*partReader, error) {
 	mt, params, err := mime.ParseMediaType(string(ctx.Request.Header.ContentType()))
 	if err != nil || mt != "multipart/form-data" || params["boundary"] == "" {
 		return nil, errorf(fasthttp.StatusBadRequest, "want Content-Type multipart/form-data with a boundary")
 	}
-	var body io.Reader = ctx.RequestBodyStream()
-	if body == nil {
-		body = bytes.NewReader(ctx.PostBody())
+	var mr *partReader
+	if body := ctx.RequestBodyStream(); body != nil {
+		mr, err = newPartReader(body, params["boundary"])
 	} else {
-		body = bodyReader(body)
+		mr, err = newPartReaderBytes(ctx.PostBody(), params["boundary"])
 	}
-	return multipart.NewReader(body, params["boundary"]), nil
-}
-
-// bodyReader puts a large buffer between a streamed request body and the multipart
-// reader, which reads 4 KiB at a time: filled with reads of up to iobuf.ChunkSize,
-// which fasthttp passes straight to the connection once its own 16 KiB buffer is
-// drained, an upload costs one receive system call per 256 KiB instead of one per
-// 16 KiB, and no extra copy.
-func bodyReader(r io.Reader) io.Reader {
-	return bufio.NewReaderSize(r, iobuf.ChunkSize)
+	if err != nil {
+		return nil, errorf(fasthttp.StatusBadRequest, "Content-Type: %v", err)
+	}
+	return mr, nil
 }
 
 // partNames reads a part's form name and raw filename. The filename is checked, not
 // cleaned: a name with a path in it is refused rather than silently shortened.
-func partNames(part *multipart.Part) (field, filename string, isFile bool, err error) {
-	_, params, err := mime.ParseMediaType(part.Header.Get("Content-Disposition"))
+func partNames(h textproto.MIMEHeader) (field, filename string, isFile bool, err error) {
+	_, params, err := mime.ParseMediaType(h.Get("Content-Disposition"))
 	if err != nil {
 		return "", "", false, errorf(fasthttp.StatusBadRequest, "multipart part without a valid Content-Disposition: %v", err)
 	}
