@@ -257,6 +257,19 @@ func cpuTime() time.Duration {
 // discardConn returns a loopback TCP connection whose other end reads and drops
 // everything in large reads until it closes.
 func discardConn(b *testing.B) (*net.TCPConn, chan struct{}) {
+	return loopback(b, func(c net.Conn) {
+		buf := make([]byte, 1<<20)
+		for {
+			if _, err := c.Read(buf); err != nil {
+				return
+			}
+		}
+	})
+}
+
+// loopback returns one end of a loopback TCP connection; serve runs with the other
+// end, on a goroutine that closes it and then done.
+func loopback(b *testing.B, serve func(net.Conn)) (*net.TCPConn, chan struct{}) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
@@ -270,12 +283,7 @@ func discardConn(b *testing.B) (*net.TCPConn, chan struct{}) {
 			return
 		}
 		defer c.Close()
-		buf := make([]byte, 1<<20)
-		for {
-			if _, err := c.Read(buf); err != nil {
-				return
-			}
-		}
+		serve(c)
 	}()
 	c, err := net.Dial("tcp", ln.Addr().String())
 	if err != nil {

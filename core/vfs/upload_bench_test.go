@@ -103,19 +103,7 @@ func (h hashBesideWrite) Write(p []byte) (int, error) {
 // sendingConn returns a loopback TCP connection whose other end sends size bytes in
 // 1 MiB writes and closes.
 func sendingConn(b *testing.B, size int) (net.Conn, chan struct{}) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ln.Close()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		c, err := net.Dial("tcp", ln.Addr().String())
-		if err != nil {
-			return
-		}
-		defer c.Close()
+	return loopback(b, func(c net.Conn) {
 		buf := make([]byte, 1<<20)
 		for i := range buf {
 			buf[i] = byte(i * 7)
@@ -125,10 +113,5 @@ func sendingConn(b *testing.B, size int) (net.Conn, chan struct{}) {
 				return
 			}
 		}
-	}()
-	c, err := ln.Accept()
-	if err != nil {
-		b.Fatal(err)
-	}
-	return c, done
+	})
 }
