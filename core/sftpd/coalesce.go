@@ -129,8 +129,9 @@ func (c *corkConn) Close() error {
 
 // sftpChannel is the SSH channel pkg/sftp writes its replies to. It follows the SFTP
 // framing (a 4-byte length, then that many bytes) of what is written and keeps conn
-// corked while a message is unfinished: pkg/sftp writes a message's header and its
-// data back to back, under its connection lock, so the rest always follows at once.
+// corked while a message is unfinished (pkg/sftp writes a message's header and its
+// data back to back, under its connection lock, so the rest always follows at once)
+// and while a write that x/crypto splits is sent (see splitFrom).
 type sftpChannel struct {
 	io.ReadWriteCloser
 	conn *corkConn
@@ -141,15 +142,22 @@ type sftpChannel struct {
 	corked bool
 }
 
+// splitFrom is the size from which x/crypto sends one channel write in several socket
+// writes: its 4 KiB bufio.Writer sends an AES-GCM packet's start apart from the rest,
+// and a write longer than the client's packet limit (32 KiB for OpenSSH) becomes
+// several SSH packets. pkg/sftp writes a whole READ reply (13-byte header and 32 KiB
+// of data) at once: three socket writes uncorked, one corked (see writeShortFirst).
+const splitFrom = 4 << 10
+
 // Write writes p to the channel.
 func (c *sftpChannel) Write(p []byte) (int, error) {
 	c.follow(p)
 	unfinished := c.rest > 0 || c.nlen > 0
-	if unfinished && !c.corked {
+	if (unfinished || len(p) > splitFrom) && !c.corked {
 		c.conn.cork()
 		c.corked = true
 	}
-	n, err := c.ReadWriteCloser.Write(p)
+	n, err := c.writeShortFirst(p)
 	if c.corked && (!unfinished || err != nil) {
 		c.corked = false
 		if uerr := c.conn.uncork(); err == nil {
@@ -157,6 +165,28 @@ func (c *sftpChannel) Write(p []byte) (int, error) {
 		}
 	}
 	return n, err
+}
+
+// channelPacket is the most channel data OpenSSH's client takes in one SSH packet.
+const channelPacket = 32 << 10
+
+// writeShortFirst writes p to the channel in two writes when it is longer than a
+// channelPacket: the len(p) % channelPacket bytes at its start, then the rest. x/crypto
+// cuts each write into channelPacket-sized SSH packets from its start, so a READ reply
+// of 13 + 32,768 bytes written at once would end in a 13-byte packet, sent on its own
+// at uncork; cut this way the short packet comes first, is held, and goes out with the
+// large one.
+func (c *sftpChannel) writeShortFirst(p []byte) (int, error) {
+	head := len(p) % channelPacket
+	if len(p) <= channelPacket || head == 0 {
+		return c.ReadWriteCloser.Write(p)
+	}
+	n, err := c.ReadWriteCloser.Write(p[:head])
+	if err != nil {
+		return n, err
+	}
+	m, err := c.ReadWriteCloser.Write(p[head:])
+	return n + m, err
 }
 
 // follow moves the framing past p.

@@ -34,14 +34,24 @@ func (c *recordConn) take() [][]byte {
 	return w
 }
 
-// packetChannel stands for an SSH channel over cc: each channel write is one SSH
-// packet, written the way x/crypto writes an AES-GCM packet through its 4 KiB
-// bufio.Writer (the first 4 KiB, then the rest).
+// packetChannel stands for an SSH channel over cc: a channel write is cut into SSH
+// packets of at most channelPacket bytes from its start, as x/crypto does for
+// OpenSSH's client, and each is written the way x/crypto writes an AES-GCM packet
+// through its 4 KiB bufio.Writer (the first 4 KiB, then the rest).
 type packetChannel struct{ cc *corkConn }
 
 func (c packetChannel) Read([]byte) (int, error) { return 0, nil }
 func (c packetChannel) Close() error             { return nil }
 func (c packetChannel) Write(p []byte) (int, error) {
+	for n := 0; n < len(p); n += channelPacket {
+		if _, err := c.packet(p[n:min(n+channelPacket, len(p))]); err != nil {
+			return n, err
+		}
+	}
+	return len(p), nil
+}
+
+func (c packetChannel) packet(p []byte) (int, error) {
 	k := min(len(p), 4096)
 	if _, err := c.cc.Write(p[:k]); err != nil {
 		return 0, err
@@ -78,6 +88,14 @@ func TestCorkCoalescesAReply(t *testing.T) {
 	w := rc.take()
 	if len(w) != 1 || !bytes.Equal(w[0], append(header, data...)) {
 		t.Fatalf("reply sent in %d writes, want 1 with header and data", len(w))
+	}
+
+	// A whole reply in one write (as pkg/sftp sends READ data): one socket write,
+	// though it makes two SSH packets, the second of 13 bytes.
+	reply := append(header, data...)
+	ch.Write(reply)
+	if w := rc.take(); len(w) != 1 || !bytes.Equal(w[0], reply) {
+		t.Fatalf("whole reply sent in %d writes, want 1", len(w))
 	}
 
 	// A whole small message in one write goes out at once.
