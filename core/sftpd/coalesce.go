@@ -28,20 +28,22 @@ const (
 	maxHold = time.Millisecond
 )
 
-// corkConn is a connection whose small writes are held while it is corked (see
-// sftpChannel), then sent with the next large write, at uncork, or after maxHold,
-// whichever comes first. Uncorked, and with nothing held, a write goes straight
-// through.
+// corkConn is a connection whose small writes are held while it is corked (an SFTP
+// message is unfinished, see sftpChannel) or lingering (more requests are queued,
+// whose replies will follow), then sent with the next large write, when neither holds
+// any more, or after maxHold, whichever comes first. Otherwise, and with nothing held,
+// a write goes straight through.
 type corkConn struct {
 	net.Conn
 	in *readAhead // reads Conn
 
-	mu     sync.Mutex
-	corked bool
-	held   []byte        // bytes accepted while corked and not sent yet
-	hold   time.Duration // how long a held byte may wait: maxHold
-	timer  *time.Timer   // sends the held bytes after hold; armed while held is not empty
-	err    error         // the error of a failed write of held bytes, returned from then on
+	mu        sync.Mutex
+	corked    bool
+	lingering bool
+	held      []byte        // bytes accepted while corked and not sent yet
+	hold      time.Duration // how long a held byte may wait: maxHold
+	timer     *time.Timer   // sends the held bytes after hold; armed while held is not empty
+	err       error         // the error of a failed write of held bytes, returned from then on
 }
 
 // newCorkConn wraps nc.
@@ -60,14 +62,15 @@ func (c *corkConn) Write(p []byte) (int, error) {
 	if c.err != nil {
 		return 0, c.err
 	}
-	if len(c.held) == 0 && (!c.corked || len(p) >= sendAtOnce) {
+	holding := c.corked || c.lingering
+	if len(c.held) == 0 && (!holding || len(p) >= sendAtOnce) {
 		return c.Conn.Write(p)
 	}
 	if len(c.held) == 0 {
 		c.timer.Reset(c.hold)
 	}
 	c.held = append(c.held, p...)
-	if c.corked && len(c.held) < sendAtOnce {
+	if holding && len(c.held) < sendAtOnce {
 		return len(p), nil
 	}
 	if err := c.flush(); err != nil {
@@ -79,22 +82,40 @@ func (c *corkConn) Write(p []byte) (int, error) {
 // Read reads from the connection in large reads (see readAhead).
 func (c *corkConn) Read(p []byte) (int, error) { return c.in.Read(p) }
 
-// cork starts holding small writes.
+// cork starts holding small writes until finish.
 func (c *corkConn) cork() {
 	c.mu.Lock()
 	c.corked = true
 	c.mu.Unlock()
 }
 
-// uncork stops holding writes and sends what is held.
-func (c *corkConn) uncork() error {
+// linger starts holding small writes until release.
+func (c *corkConn) linger() {
+	c.mu.Lock()
+	c.lingering = true
+	c.mu.Unlock()
+}
+
+// finish ends a cork and, unless linger, a lingering: what is held no longer needs to
+// wait is sent.
+func (c *corkConn) finish(linger bool) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.corked = false
-	if len(c.held) == 0 {
+	c.corked, c.lingering = false, c.lingering && linger
+	if len(c.held) == 0 || c.lingering {
 		return nil
 	}
 	return c.flush()
+}
+
+// release ends a lingering; held bytes go out unless a message is unfinished.
+func (c *corkConn) release() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.lingering = false
+	if len(c.held) > 0 && !c.corked && c.err == nil {
+		c.flush()
+	}
 }
 
 // expire sends the bytes held for c.hold.
@@ -135,11 +156,17 @@ func (c *corkConn) Close() error {
 type sftpChannel struct {
 	io.ReadWriteCloser
 	conn *corkConn
+	// requests, when not nil, reads the client's requests from the channel. While it
+	// has more of them buffered, a small whole reply lingers corked: the replies to
+	// those requests follow in microseconds and go out with it in one socket write
+	// (an upload's STATUS replies, one per 32 KiB WRITE). It is sent before requests
+	// reads from the channel again (see readAhead.beforeSrc), with a large write, or
+	// after maxHold.
+	requests *readAhead
 
 	rest   uint64  // bytes of the current message not yet written
 	length [4]byte // the length of the next message, as far as it was written
 	nlen   int     // bytes of length written
-	corked bool
 }
 
 // splitFrom is the size from which x/crypto sends one channel write in several socket
@@ -153,15 +180,17 @@ const splitFrom = 4 << 10
 func (c *sftpChannel) Write(p []byte) (int, error) {
 	c.follow(p)
 	unfinished := c.rest > 0 || c.nlen > 0
-	if (unfinished || len(p) > splitFrom) && !c.corked {
+	linger := !unfinished && len(p) < sendAtOnce && c.requests != nil && c.requests.queued.Load()
+	if unfinished || len(p) > splitFrom {
 		c.conn.cork()
-		c.corked = true
+	}
+	if linger {
+		c.conn.linger()
 	}
 	n, err := c.writeShortFirst(p)
-	if c.corked && (!unfinished || err != nil) {
-		c.corked = false
-		if uerr := c.conn.uncork(); err == nil {
-			err = uerr
+	if err != nil || !unfinished {
+		if ferr := c.conn.finish(linger && err == nil); err == nil {
+			err = ferr
 		}
 	}
 	return n, err
@@ -174,7 +203,7 @@ const channelPacket = 32 << 10
 // channelPacket: the len(p) % channelPacket bytes at its start, then the rest. x/crypto
 // cuts each write into channelPacket-sized SSH packets from its start, so a READ reply
 // of 13 + 32,768 bytes written at once would end in a 13-byte packet, sent on its own
-// at uncork; cut this way the short packet comes first, is held, and goes out with the
+// at finish; cut this way the short packet comes first, is held, and goes out with the
 // large one.
 func (c *sftpChannel) writeShortFirst(p []byte) (int, error) {
 	head := len(p) % channelPacket

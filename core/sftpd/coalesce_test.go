@@ -145,3 +145,46 @@ func TestCorkReleasesHeldBytes(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// TestLingerWhileRequestsQueued: a small whole reply written while more requests are
+// buffered waits (for the replies to those), and goes out when the reader turns to the
+// channel again, with the next reply that finds the queue empty, or after maxHold.
+func TestLingerWhileRequestsQueued(t *testing.T) {
+	rc := &recordConn{}
+	cc := newCorkConn(rc)
+	cc.hold = time.Hour
+	requests := &readAhead{beforeSrc: cc.release}
+	ch := &sftpChannel{ReadWriteCloser: packetChannel{cc}, conn: cc, requests: requests}
+	status := func(id byte) []byte { return []byte{0, 0, 0, 5, 101, 0, 0, 0, id} }
+
+	requests.queued.Store(true)
+	ch.Write(status(1))
+	ch.Write(status(2))
+	if w := rc.take(); len(w) != 0 {
+		t.Fatalf("replies sent while requests are queued: %d writes", len(w))
+	}
+	requests.queued.Store(false)
+	ch.Write(status(3))
+	if w := rc.take(); len(w) != 1 || !bytes.Equal(w[0], bytes.Join([][]byte{status(1), status(2), status(3)}, nil)) {
+		t.Fatalf("held replies and the next: %d writes, want 1 with all three", len(w))
+	}
+
+	requests.queued.Store(true)
+	ch.Write(status(4))
+	requests.src = bytes.NewReader(nil)
+	requests.Read(make([]byte, 4)) // the reader turns to the channel
+	if w := rc.take(); len(w) != 1 || !bytes.Equal(w[0], status(4)) {
+		t.Fatalf("reply not released when the reader went back to the channel: %d writes", len(w))
+	}
+
+	cc.hold = time.Millisecond
+	requests.queued.Store(true)
+	ch.Write(status(5))
+	deadline := time.Now().Add(10 * time.Second)
+	for len(rc.take()) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("lingering reply never sent")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}

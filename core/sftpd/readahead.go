@@ -2,6 +2,7 @@ package sftpd
 
 import (
 	"io"
+	"sync/atomic"
 
 	"github.com/filegate/filegate/core/internal/iobuf"
 )
@@ -24,6 +25,13 @@ type readAhead struct {
 	unread []byte // buf's bytes not yet read
 	err    error  // the channel's error, returned after unread
 	busy   bool   // the last read returned bytes: more are likely waiting
+
+	// queued is true while unread is not empty: more requests are there to be served,
+	// whose replies will follow (read by other goroutines).
+	queued atomic.Bool
+	// beforeSrc, when set, is called before each read of src, which may wait for the
+	// client: what is held for it must go out first.
+	beforeSrc func()
 }
 
 // Read reads from the chunk, or from the channel.
@@ -39,6 +47,9 @@ func (r *readAhead) Read(p []byte) (int, error) {
 	if r.err != nil {
 		return 0, r.err
 	}
+	if r.beforeSrc != nil {
+		r.beforeSrc()
+	}
 	if !r.busy || len(p) >= iobuf.ChunkSize {
 		n, err := r.src.Read(p)
 		r.busy = n > 0 && err == nil
@@ -53,12 +64,14 @@ func (r *readAhead) Read(p []byte) (int, error) {
 		r.release()
 		return k, err
 	}
+	r.queued.Store(true)
 	r.err = err
 	return k, nil
 }
 
 // release returns the chunk.
 func (r *readAhead) release() {
+	r.queued.Store(false)
 	iobuf.Put(r.buf)
 	r.buf, r.unread = nil, nil
 }

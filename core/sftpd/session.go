@@ -67,9 +67,11 @@ func (s *Server) serveSFTP(ctx context.Context, log *slog.Logger, fsys *vfs.FS, 
 		// the packets (40 KiB; see its FILEGATE.md).
 		opts = append(opts, sftp.WithRSAllocator())
 	}
-	var rwc io.ReadWriteCloser = channelReadAhead{ch, &readAhead{src: ch}}
+	requests := &readAhead{src: ch}
+	var rwc io.ReadWriteCloser = channelReadAhead{ch, requests}
 	if cc != nil {
-		rwc = &sftpChannel{ReadWriteCloser: rwc, conn: cc}
+		requests.beforeSrc = cc.release
+		rwc = &sftpChannel{ReadWriteCloser: rwc, conn: cc, requests: requests}
 	}
 	srv := sftp.NewRequestServer(rwc, sftp.Handlers{FileGet: h, FilePut: h, FileCmd: h, FileList: h}, opts...)
 	err := srv.Serve()
