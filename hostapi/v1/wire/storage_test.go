@@ -206,3 +206,59 @@ func TestStorageRestart(t *testing.T) {
 		t.Errorf("Write on an unknown handle: %v", err)
 	}
 }
+
+// failing is a flat storage whose uploads fail once they hold more than limit bytes.
+type failing struct {
+	flat
+	limit int
+}
+
+func (f *failing) OpenStorage(context.Context, map[string]any) (hostapi.Storage, error) {
+	return f, nil
+}
+
+func (f *failing) Create(_ context.Context, name string) (hostapi.Upload, error) {
+	return &failingUpload{flatUpload{f: &f.flat, name: name}, f.limit}, nil
+}
+
+type failingUpload struct {
+	flatUpload
+	limit int
+}
+
+func (u *failingUpload) Write(p []byte) (int, error) {
+	if u.buf.Len()+len(p) > u.limit {
+		return 0, errors.New("disk full")
+	}
+	return u.buf.Write(p)
+}
+
+// TestStorageWriteBehind: a chunk the plugin fails to store, written behind, fails
+// the upload at the next chunk or at Commit, and nothing is committed.
+func TestStorageWriteBehind(t *testing.T) {
+	ctx := context.Background()
+	for _, chunks := range []int{2, 1} { // the failure seen by a Write, by Commit
+		f := &failing{flat{files: map[string][]byte{}}, ChunkMax}
+		s, err := NewStorage(ctx, &direct{srv: NewStorageServer(f), gen: 1, calls: map[Method]int{}}, f.Manifest(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		up, _ := s.Create(ctx, "/f")
+		if _, err := up.Write(make([]byte, ChunkMax)); err != nil {
+			t.Fatalf("first chunk: %v", err)
+		}
+		_, err = up.Write(make([]byte, chunks*ChunkMax))
+		if chunks == 2 && (err == nil || !strings.Contains(err.Error(), "disk full")) {
+			t.Errorf("the Write after a failed chunk: %v", err)
+		}
+		if err := up.Commit(ctx); err == nil || !strings.Contains(err.Error(), "disk full") {
+			t.Errorf("Commit after a failed chunk: %v", err)
+		}
+		if err := up.Abort(); err != nil {
+			t.Errorf("Abort after a failed chunk: %v", err)
+		}
+		if _, ok := f.files["/f"]; ok {
+			t.Error("a failed upload was committed")
+		}
+	}
+}
