@@ -151,18 +151,7 @@ func TestStoragePluginRelativeRoot(t *testing.T) {
 	f.Close()
 	keys := initDir(t, dir)
 
-	cmd := exec.Command(bin, "serve", "--config", filepath.Join(dir, "gateway.toml"))
-	cmd.Dir = cwd
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	})
-	waitHealthy(t, "http://"+addr, &stderr)
+	startServeFrom(t, dir, addr, cwd)
 
 	data := []byte("stored under the config folder\n")
 	src := filepath.Join(t.TempDir(), "src.txt")

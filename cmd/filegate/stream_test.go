@@ -26,7 +26,15 @@ import (
 // startServe runs `filegate serve --config` in dir and returns the process.
 func startServe(t *testing.T, dir, addr string) *exec.Cmd {
 	t.Helper()
+	return startServeFrom(t, dir, addr, "")
+}
+
+// startServeFrom is startServe with the process's working directory cwd ("" for the
+// test's).
+func startServeFrom(t *testing.T, dir, addr, cwd string) *exec.Cmd {
+	t.Helper()
 	cmd := exec.Command(bin, "serve", "--config", filepath.Join(dir, "gateway.toml"))
+	cmd.Dir = cwd
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
