@@ -1,6 +1,9 @@
 package objstore
 
-import "sync"
+import (
+	"sync"
+	"sync/atomic"
+)
 
 // partBuffers hands out the buffers uploads fill with parts, all of one size.
 //
@@ -20,18 +23,35 @@ type partBuffers struct {
 	released [][]byte // mapped, their memory given back
 }
 
+// residentParts counts the bytes of part buffers outside the Go heap that are resident:
+// in use, or idle and kept.
+var residentParts atomic.Int64
+
+// PartMemory reports how many bytes of part buffers, across every Store, are held
+// outside the Go heap (in use by uploads or kept idle for reuse). With the heap in
+// use, it is the memory uploads hold.
+func PartMemory() int64 { return residentParts.Load() }
+
 // get returns a buffer of length and capacity p.size.
 func (p *partBuffers) get() []byte {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for _, list := range []*[][]byte{&p.idle, &p.released} {
-		if n := len(*list); n > 0 {
-			b := (*list)[n-1]
-			*list = (*list)[:n-1]
-			return b
-		}
+	if n := len(p.idle); n > 0 {
+		b := p.idle[n-1]
+		p.idle = p.idle[:n-1]
+		return b
 	}
-	return mapPart(p.size)
+	if n := len(p.released); n > 0 {
+		b := p.released[n-1]
+		p.released = p.released[:n-1]
+		residentParts.Add(int64(len(b)))
+		return b
+	}
+	b, mapped := mapPart(p.size)
+	if mapped {
+		residentParts.Add(int64(len(b)))
+	}
+	return b
 }
 
 // put returns a buffer from get.
@@ -44,6 +64,7 @@ func (p *partBuffers) put(b []byte) {
 		return
 	}
 	if releasePart(b) {
+		residentParts.Add(-int64(len(b)))
 		p.released = append(p.released, b)
 	}
 }

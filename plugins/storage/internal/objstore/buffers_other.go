@@ -3,7 +3,7 @@
 package objstore
 
 // mapPart returns size bytes from the heap: this system has no anonymous mappings.
-func mapPart(size int) []byte { return make([]byte, size) }
+func mapPart(size int) (b []byte, mapped bool) { return make([]byte, size), false }
 
 // releasePart reports that b is not kept: the collector frees it.
 func releasePart(b []byte) bool { return false }

@@ -5,13 +5,13 @@ package objstore
 import "golang.org/x/sys/unix"
 
 // mapPart returns size bytes of anonymous memory mapped outside the Go heap, or, if
-// the mapping fails, from the heap.
-func mapPart(size int) []byte {
+// the mapping fails, from the heap; mapped reports which.
+func mapPart(size int) (b []byte, mapped bool) {
 	b, err := unix.Mmap(-1, 0, size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_ANON|unix.MAP_PRIVATE)
 	if err != nil {
-		return make([]byte, size)
+		return make([]byte, size), false
 	}
-	return b
+	return b, true
 }
 
 // releasePart gives the memory of a buffer from mapPart back to the system; the

@@ -68,3 +68,29 @@ func TestPartBuffers(t *testing.T) {
 	}
 	d[len(d)-1] = 3 // writable again
 }
+
+// TestPartMemory checks that PartMemory follows the buffers mapped outside the heap:
+// up while in use or idle, down when their memory goes back to the system.
+func TestPartMemory(t *testing.T) {
+	const size = 1 << 20
+	p := partBuffers{size: size, keep: 1}
+	start := PartMemory()
+	a, b := p.get(), p.get()
+	if _, mapped := mapPart(4096); !mapped {
+		t.Skip("no anonymous mappings here: part buffers are on the heap")
+	}
+	if got := PartMemory() - start; got != 2*size {
+		t.Fatalf("two buffers in use: PartMemory grew by %d, want %d", got, 2*size)
+	}
+	p.put(a)
+	p.put(b) // past keep: released
+	if got := PartMemory() - start; got != size {
+		t.Errorf("one idle, one released: PartMemory is %d above the start, want %d", got, size)
+	}
+	c, d := p.get(), p.get()
+	if got := PartMemory() - start; got != 2*size {
+		t.Errorf("both reused: PartMemory is %d above the start, want %d", got, 2*size)
+	}
+	p.put(c)
+	p.put(d)
+}

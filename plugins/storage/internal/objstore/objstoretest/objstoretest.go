@@ -14,7 +14,6 @@ import (
 	"io"
 	"mime/multipart"
 	"net/http"
-	"os"
 	"path"
 	"runtime"
 	"slices"
@@ -24,6 +23,7 @@ import (
 	"time"
 
 	hostapi "github.com/filegate/filegate/hostapi/v1"
+	"github.com/filegate/filegate/plugins/storage/internal/objstore"
 )
 
 // Put writes a file through s and commits it, in writes of 32 KiB or less.
@@ -127,9 +127,11 @@ func HashFile(ctx context.Context, s hostapi.Storage, name string) ([]byte, int6
 }
 
 // ParallelUploads streams n uploads of size bytes at once through s and returns the
-// peak (sampled every 20 ms) above what it was before of the memory they use: the Go
-// heap in use plus the part buffers outside it (the process's anonymous resident
-// memory minus the heap's, on Linux).
+// peak (sampled every 20 ms) above what it was before of the memory they hold: the
+// live Go heap plus the part buffers outside it (the process's anonymous resident
+// memory minus the heap's, on Linux). Each sample follows a forced collection, so
+// garbage the collector has not reached yet does not count: how much of it there may
+// be depends on GOGC and on how busy the machine is, not on the uploads.
 func ParallelUploads(t testing.TB, s hostapi.Storage, n int, size int64) (peak uint64) {
 	t.Helper()
 	runtime.GC()
@@ -140,6 +142,7 @@ func ParallelUploads(t testing.TB, s hostapi.Storage, n int, size int64) (peak u
 		tick := time.NewTicker(20 * time.Millisecond)
 		defer tick.Stop()
 		for {
+			runtime.GC()
 			top = max(top, memInUse())
 			select {
 			case <-stop:
@@ -174,27 +177,13 @@ func ParallelUploads(t testing.TB, s hostapi.Storage, n int, size int64) (peak u
 	return top - base
 }
 
-// memInUse returns the Go heap in use plus the anonymous memory mapped outside it and
-// resident (Linux: RssAnon of /proc/self/status less what the runtime holds; a
-// lower bound, as not all the runtime holds is resident).
+// memInUse returns the Go heap in use plus the part buffers held outside it. (The
+// process's resident memory would not do: the runtime's own accounting of what it
+// holds lags what the system reports by tens of MiB.)
 func memInUse() uint64 {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return ms.HeapInuse
-	}
-	for line := range strings.Lines(string(b)) {
-		if v, ok := strings.CutPrefix(line, "RssAnon:"); ok {
-			var kb uint64
-			if _, err := fmt.Sscanf(strings.TrimSpace(v), "%d kB", &kb); err != nil {
-				return ms.HeapInuse
-			}
-			rss, runtimeHeld := kb<<10, ms.Sys-ms.HeapReleased
-			return ms.HeapInuse + rss - min(rss, runtimeHeld)
-		}
-	}
-	return ms.HeapInuse
+	return ms.HeapInuse + uint64(objstore.PartMemory())
 }
 
 // Throughput uploads then downloads size bytes through s, checks them, and reports
