@@ -241,7 +241,7 @@ http {
     listen 127.0.0.1:$NG_PORT;
     root $NG_ROOT;
     location /list1000/ { autoindex on; autoindex_format json; }
-    location /dav/ { dav_methods PUT; client_max_body_size 0; create_full_put_path on; }
+    location /dav/ { dav_methods PUT DELETE; client_max_body_size 0; create_full_put_path on; }
   }
 }
 NGINX
@@ -410,6 +410,16 @@ figure() {
   fi
 }
 
+# Uploads start clean: every upload figure first removes the previous up.bin on the server it
+# measures, through that server's own protocol and outside the timing, so that each
+# server writes into memory the kernel has just freed. On this VM (a balloon device
+# with free page reporting) that matters more than anything the servers do: 1 GiB
+# written into pages freed just before takes 0.3-0.5 s of system time with dd, into
+# pages freed 10 s before (handed back to the host) 2.7-3.0 s. sftp-server truncates
+# (and vsftpd's runs deleted) the old file right before writing, while an atomic upload
+# frees it only when it commits, so without this step the suite measured that, not
+# the servers.
+
 # ---- SFTP figures ------------------------------------------------------------------------
 
 SFTP_CIPHER=() # empty: the client's default; or (-c aes128-gcm@openssh.com)
@@ -420,19 +430,27 @@ sftp_target() { # TARGET -> PORT USER ROOT (ROOT: prefix for remote paths)
     sg) [ -n "$SG_SFTP_PORT" ] && echo "$SG_SFTP_PORT bench " ;;
   esac
 }
-sftp_batch() { # PORT USER BATCH-COMMANDS
+sftp_batch() { # PORT USER BATCH-COMMANDS (a failed "-rm" of a missing file is not reported)
+  local rc=0 err; err=$(mktemp "$work/sftp-err.XXXXXX") # parallel calls (objects.sh) each have one
   printf '%s\n' "$3" | sftp -F /dev/null -q -b - -i "$work/id" -o IdentitiesOnly=yes -o StrictHostKeyChecking=no \
-    -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR "${SFTP_CIPHER[@]}" -P "$1" "$2@127.0.0.1" >/dev/null
+    -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR "${SFTP_CIPHER[@]}" -P "$1" "$2@127.0.0.1" \
+    >/dev/null 2>"$err" || rc=$?
+  grep -v '^remote delete .*: No such file' "$err" >&2 || true
+  rm -f "$err"
+  return "$rc"
 }
 default_cipher() { ssh -F /dev/null -G 127.0.0.1 2>/dev/null | awk '/^ciphers / {split($2, c, ","); print c[1]}'; }
 
-# sftp_timed TARGET COMMAND: run COMMAND in one sftp session between two marks; sets
-# ELAPSED (seconds between the marks) and TICKS (server CPU ticks between them).
+# sftp_timed TARGET COMMAND [SETUP]: run COMMAND in one sftp session between two marks,
+# after SETUP (untimed); sets ELAPSED (seconds between the marks) and TICKS (server CPU
+# ticks between them).
 sftp_timed() {
   local port user root
   read -r port user root <<<"$(sftp_target "$1")" || true
   : >"$work/marks"
-  sftp_batch "$port" "$user" "!$work/mark $1 start
+  local setup=${3:-}
+  [ -n "$setup" ] && setup="${setup//@ROOT@/$root}"$'\n'
+  sftp_batch "$port" "$user" "$setup!$work/mark $1 start
 ${2//@ROOT@/$root}
 !$work/mark $1 end"
   read -r ELAPSED TICKS < <(awk 'NR == 1 {t = $1; c = $2} NR == 2 {printf "%.6f %d\n", $1 - t, $2 - c}' "$work/marks")
@@ -441,7 +459,7 @@ ${2//@ROOT@/$root}
 has_sftp() { [ -n "$(sftp_target "$1" || true)" ]; }
 fig_sftp_up() {
   has_sftp "$1" || return 0
-  sftp_timed "$1" "put $work/local/big.bin @ROOT@/up.bin"
+  sftp_timed "$1" "put $work/local/big.bin @ROOT@/up.bin" "-rm @ROOT@/up.bin" # uploads start clean (above)
   VAL=$(awk -v n="$SIZE_BYTES" -v e="$ELAPSED" 'BEGIN {printf "%.0f", n / e / 1e6}')
 }
 fig_sftp_down() {
@@ -484,7 +502,11 @@ ftp_url() {
 fig_ftp_up() {
   local url; url=$(ftp_url "$1") || true
   [ -n "$url" ] || return 0
-  [ "$1" = ref ] && rm -f "$VS_ROOT/up.bin" # vsftpd's anonymous users cannot overwrite
+  if [ "$1" = ref ]; then
+    rm -f "$VS_ROOT/up.bin" # vsftpd's anonymous users can neither overwrite nor delete
+  else
+    curl -sS "${FTP_TLS[@]}" -o /dev/null -Q "*DELE up.bin" "$url/" # uploads start clean (above)
+  fi
   VAL=$(mb "$(curl -sSf "${FTP_TLS[@]}" -o /dev/null -w "$CURL_W" -T "$work/local/big.bin" "$url/up.bin")")
 }
 fig_ftp_down() {
@@ -506,6 +528,12 @@ fig_http_down() {
   VAL=$(mb "$VAL")
 }
 fig_http_up() {
+  case $1 in # uploads start clean (above): the previous copy goes first
+    fg) fg_token; curl -sS -o /dev/null -X POST -H "Authorization: Bearer $TOKEN" \
+      "http://127.0.0.1:$FG_HTTP_PORT/api/delete" -d '{"path":"/up.bin"}' ;;
+    ref) curl -sS -o /dev/null -X DELETE "http://127.0.0.1:$NG_PORT/dav/up.bin" ;;
+    sg) [ -n "$SG_DAV_PORT" ] && curl -sS -o /dev/null -u "bench:$PW" -X DELETE "http://127.0.0.1:$SG_DAV_PORT/up.bin" ;;
+  esac
   case $1 in
     fg) fg_token; VAL=$(curl -sSf -o /dev/null -w "$CURL_W" -H "Authorization: Bearer $TOKEN" \
       -F 'meta={"overwrite":true}' -F "f=@$work/local/big.bin;filename=up.bin" "http://127.0.0.1:$FG_HTTP_PORT/api/upload") ;;
