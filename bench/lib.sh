@@ -535,7 +535,7 @@ fig_http_up() {
     sg) [ -n "$SG_DAV_PORT" ] && curl -sS -o /dev/null -u "bench:$PW" -X DELETE "http://127.0.0.1:$SG_DAV_PORT/up.bin" ;;
   esac
   case $1 in
-    fg) fg_token; VAL=$(curl -sSf -o /dev/null -w "$CURL_W" -H "Authorization: Bearer $TOKEN" \
+    fg) VAL=$(curl -sSf -o /dev/null -w "$CURL_W" -H "Authorization: Bearer $TOKEN" \
       -F 'meta={"overwrite":true}' -F "f=@$work/local/big.bin;filename=up.bin" "http://127.0.0.1:$FG_HTTP_PORT/api/upload") ;;
     ref) VAL=$(curl -sSf -o /dev/null -w "$CURL_W" -T "$work/local/big.bin" "http://127.0.0.1:$NG_PORT/dav/up.bin") ;;
     sg) [ -n "$SG_DAV_PORT" ] || return 0
