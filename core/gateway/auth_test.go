@@ -2,10 +2,7 @@ package gateway_test
 
 import (
 	"bytes"
-	"encoding/json"
-	"io"
 	"mime/multipart"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -105,18 +102,7 @@ func httpUpload(t *testing.T, e *clienttest.Env, name string, data []byte) (int,
 	fw, _ := mw.CreateFormFile("f1", name)
 	fw.Write(data)
 	mw.Close()
-	req, _ := http.NewRequest("POST", e.URL+"/api/upload", &body)
-	req.Header.Set("Content-Type", mw.FormDataContentType())
-	req.Header.Set("Authorization", "Bearer "+e.Token())
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	var out struct{ Error string }
-	json.Unmarshal(b, &out)
-	return resp.StatusCode, out.Error
+	return e.PostUpload(mw.FormDataContentType(), &body)
 }
 
 // TestAuthPluginRefusesUploads runs the uploadpolicy example (only .pdf, at most 1000

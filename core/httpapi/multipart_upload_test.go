@@ -2,9 +2,6 @@ package httpapi_test
 
 import (
 	"bytes"
-	"encoding/json"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,18 +15,7 @@ import (
 // and the error message.
 func postUpload(t *testing.T, e *gatewaytest.Env, boundary string, body []byte) (int, string) {
 	t.Helper()
-	req, _ := http.NewRequest("POST", e.URL+"/api/upload", bytes.NewReader(body))
-	req.Header.Set("Content-Type", "multipart/form-data; boundary="+boundary)
-	req.Header.Set("Authorization", "Bearer "+e.Token())
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	var out struct{ Error string }
-	json.Unmarshal(b, &out)
-	return resp.StatusCode, out.Error
+	return e.PostUpload("multipart/form-data; boundary="+boundary, bytes.NewReader(body))
 }
 
 // filePart is a file part of a multipart body with boundary "b".

@@ -231,18 +231,30 @@ func (e *Env) Upload(files map[string][]byte) {
 		w.Write(files[f.Path])
 	}
 	mw.Close()
-	req, _ := http.NewRequest("POST", e.URL+"/api/upload", &body)
-	req.Header.Set("Content-Type", mw.FormDataContentType())
+	if status, msg := e.PostUpload(mw.FormDataContentType(), &body); status != http.StatusCreated {
+		e.T.Fatalf("upload of %d files: status %d: %s", len(files), status, msg)
+	}
+}
+
+// PostUpload sends body, of the given multipart content type, to POST /api/upload with
+// the admin token, and returns the status and the error message of the answer.
+func (e *Env) PostUpload(contentType string, body io.Reader) (status int, errMsg string) {
+	e.T.Helper()
+	req, err := http.NewRequest("POST", e.URL+"/api/upload", body)
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	req.Header.Set("Content-Type", contentType)
 	req.Header.Set("Authorization", "Bearer "+e.Token())
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		e.T.Fatal(err)
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusCreated {
-		b, _ := io.ReadAll(resp.Body)
-		e.T.Fatalf("upload of %d files: %s %s", len(files), resp.Status, b)
-	}
+	b, _ := io.ReadAll(resp.Body)
+	var out struct{ Error string }
+	json.Unmarshal(b, &out)
+	return resp.StatusCode, out.Error
 }
 
 // FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
