@@ -20,8 +20,8 @@ for i in $(seq -w 1 20); do
   curl -sf -o /dev/null -X POST -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$FG_HTTP_PORT/ftpaccounts/create" \
     -d "{\"Username\":\"user$i\",\"Password\":\"Bench-Password-$i\"}"
 done
-figure "HTTP download ${SIZE_MIB} MiB (curl)" MB/s fig_http_down
-figure "HTTP upload ${SIZE_MIB} MiB (curl; nginx WebDAV PUT)" MB/s fig_http_up
+figure "HTTP download ${SIZE_MIB} MiB (curl)" MB/s fig_http_down cpu
+figure "HTTP upload ${SIZE_MIB} MiB (curl; nginx WebDAV PUT)" MB/s fig_http_up cpu
 figure "list 1,000-file folder (wrk -t2 -c32; nginx JSON)" req/s fig_list
 figure "POST /apiaccess/auth (wrk -t2 -c32)" req/s fig_auth
 figure "GET /ftpaccounts/list, 21 accounts (wrk)" req/s fig_accounts

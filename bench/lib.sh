@@ -334,27 +334,41 @@ rss_stop() { # prints "N MiB"
 
 # ---- server CPU and in-session timing marks ---------------------------------------------------
 
-# $work/mark TARGET: run by the sftp client (a "!" line of the batch) right before and right
-# after a transfer; appends "SECONDS TICKS" to $work/marks: the wall clock and the CPU clock
-# ticks the target's server has used so far. Filegate and SFTPGo: utime+stime of the process.
-# OpenSSH: the sshd listener and every live process under it (the session's sshd processes,
-# sftp-server), each utime+stime+cutime+cstime: a process is either alive (counted itself)
-# or reaped (counted in its parent's cutime/cstime), never both. So the handshake and login
-# before the first mark stay out of both figures.
+# $work/ticks TARGET: the CPU clock ticks the target's server has used so far. Filegate and
+# SFTPGo: utime+stime of the process. A reference server (REF_PID: sshd, vsftpd or nginx,
+# each forking a process per connection or worker): the listener and every live process
+# under it (the session's sshd processes and sftp-server, vsftpd's session processes,
+# nginx's workers), each utime+stime+cutime+cstime: a process is either alive (counted
+# itself) or reaped (counted in its parent's cutime/cstime), never both.
+# $work/mark TARGET start|end: run by the sftp client (a "!" line of the batch) right before
+# and right after a transfer; appends "SECONDS TICKS" to $work/marks, so the handshake and
+# login before the first mark stay out of both figures.
 write_mark() {
+  cat >"$work/ticks" <<TICKS
+#!/usr/bin/env bash
+case \$1 in
+  fg) sed 's/.*) //' /proc/$FG_PID/stat | awk '{print \$12 + \$13}' ;;
+  sg) sed 's/.*) //' /proc/${SG_PID:-0}/stat | awk '{print \$12 + \$13}' ;;
+  ref) cat /proc/[0-9]*/stat 2>/dev/null | awk -v root="\${REF_PID:-0}" '
+    { pid = \$1; sub(/.*\) /, ""); ppid[pid] = \$2; t[pid] = \$12 + \$13 + \$14 + \$15 }
+    END { for (p in t) { q = p; while (q != "" && q != root && q + 0 > 1) q = ppid[q]; if (q == root) s += t[p] }; print s + 0 }' ;;
+esac
+TICKS
   cat >"$work/mark" <<MARK
 #!/usr/bin/env bash
 t0=\$EPOCHREALTIME
-case \$1 in
-  fg) ticks=\$(sed 's/.*) //' /proc/$FG_PID/stat | awk '{print \$12 + \$13}') ;;
-  sg) ticks=\$(sed 's/.*) //' /proc/${SG_PID:-0}/stat | awk '{print \$12 + \$13}') ;;
-  ref) ticks=\$(cat /proc/[0-9]*/stat 2>/dev/null | awk -v root=${SSHD_PID:-0} '
-    { pid = \$1; sub(/.*\) /, ""); ppid[pid] = \$2; t[pid] = \$12 + \$13 + \$14 + \$15 }
-    END { for (p in t) { q = p; while (q != "" && q != root && q + 0 > 1) q = ppid[q]; if (q == root) s += t[p] }; print s + 0 }') ;;
-esac
+ticks=\$(REF_PID=${SSHD_PID:-0} "$work/ticks" "\$1")
 if [ "\$2" = start ]; then echo "\$EPOCHREALTIME \$ticks"; else echo "\$t0 \$ticks"; fi >>"$work/marks"
 MARK
-  chmod +x "$work/mark"
+  chmod +x "$work/ticks" "$work/mark"
+}
+# ticked REF_PID TARGET COMMAND...: run COMMAND with stdout in VAL and the target server's
+# CPU ticks during it in TICKS (REF_PID: the reference server's listener).
+ticked() {
+  local ref=$1 t=$2 before; shift 2
+  before=$(REF_PID=$ref "$work/ticks" "$t")
+  VAL=$("$@")
+  TICKS=$(($(REF_PID=$ref "$work/ticks" "$t") - before))
 }
 
 # ---- figures -----------------------------------------------------------------------------
@@ -396,6 +410,7 @@ figure() {
     for k in $(seq 0 $((${#targets[@]} - 1))); do
       t=${targets[$(((k + run - 1) % ${#targets[@]}))]}
       VAL=""; TICKS=""
+      sync # no run inherits another's dirty pages: their write-back would land in its timing
       "$fn" "$t" "$run"
       [ -n "$VAL" ] || continue
       vals[$t]+="$VAL"$'\n'
@@ -507,23 +522,25 @@ fig_ftp_up() {
   else
     curl -sS "${FTP_TLS[@]}" -o /dev/null -Q "*DELE up.bin" "$url/" # uploads start clean (above)
   fi
-  VAL=$(mb "$(curl -sSf "${FTP_TLS[@]}" -o /dev/null -w "$CURL_W" -T "$work/local/big.bin" "$url/up.bin")")
+  ticked "${VS_PID:-0}" "$1" curl -sSf "${FTP_TLS[@]}" -o /dev/null -w "$CURL_W" -T "$work/local/big.bin" "$url/up.bin"
+  VAL=$(mb "$VAL")
 }
 fig_ftp_down() {
   local url; url=$(ftp_url "$1") || true
   [ -n "$url" ] || return 0
-  VAL=$(mb "$(curl -sSf "${FTP_TLS[@]}" -o /dev/null -w "$CURL_W" "$url/big.bin")")
+  ticked "${VS_PID:-0}" "$1" curl -sSf "${FTP_TLS[@]}" -o /dev/null -w "$CURL_W" "$url/big.bin"
+  VAL=$(mb "$VAL")
 }
 
 # ---- HTTP figures (curl; Filegate REST vs nginx; SFTPGo WebDAV) -----------------------------
 
 fig_http_down() {
   case $1 in
-    fg) fg_token; VAL=$(curl -sSf -o /dev/null -w "$CURL_W" -H "Authorization: Bearer $TOKEN" \
-      "http://127.0.0.1:$FG_HTTP_PORT/api/download/single?path=/big.bin") ;;
-    ref) VAL=$(curl -sSf -o /dev/null -w "$CURL_W" "http://127.0.0.1:$NG_PORT/big.bin") ;;
+    fg) fg_token; ticked 0 fg curl -sSf -o /dev/null -w "$CURL_W" -H "Authorization: Bearer $TOKEN" \
+      "http://127.0.0.1:$FG_HTTP_PORT/api/download/single?path=/big.bin" ;;
+    ref) ticked "$NG_PID" ref curl -sSf -o /dev/null -w "$CURL_W" "http://127.0.0.1:$NG_PORT/big.bin" ;;
     sg) [ -n "$SG_DAV_PORT" ] || return 0
-      VAL=$(curl -sSf -o /dev/null -w "$CURL_W" -u "bench:$PW" "http://127.0.0.1:$SG_DAV_PORT/big.bin") ;;
+      ticked 0 sg curl -sSf -o /dev/null -w "$CURL_W" -u "bench:$PW" "http://127.0.0.1:$SG_DAV_PORT/big.bin" ;;
   esac
   VAL=$(mb "$VAL")
 }
@@ -535,11 +552,11 @@ fig_http_up() {
     sg) [ -n "$SG_DAV_PORT" ] && curl -sS -o /dev/null -u "bench:$PW" -X DELETE "http://127.0.0.1:$SG_DAV_PORT/up.bin" ;;
   esac
   case $1 in
-    fg) VAL=$(curl -sSf -o /dev/null -w "$CURL_W" -H "Authorization: Bearer $TOKEN" \
-      -F 'meta={"overwrite":true}' -F "f=@$work/local/big.bin;filename=up.bin" "http://127.0.0.1:$FG_HTTP_PORT/api/upload") ;;
-    ref) VAL=$(curl -sSf -o /dev/null -w "$CURL_W" -T "$work/local/big.bin" "http://127.0.0.1:$NG_PORT/dav/up.bin") ;;
+    fg) ticked 0 fg curl -sSf -o /dev/null -w "$CURL_W" -H "Authorization: Bearer $TOKEN" \
+      -F 'meta={"overwrite":true}' -F "f=@$work/local/big.bin;filename=up.bin" "http://127.0.0.1:$FG_HTTP_PORT/api/upload" ;;
+    ref) ticked "$NG_PID" ref curl -sSf -o /dev/null -w "$CURL_W" -T "$work/local/big.bin" "http://127.0.0.1:$NG_PORT/dav/up.bin" ;;
     sg) [ -n "$SG_DAV_PORT" ] || return 0
-      VAL=$(curl -sSf -o /dev/null -w "$CURL_W" -u "bench:$PW" -T "$work/local/big.bin" "http://127.0.0.1:$SG_DAV_PORT/up.bin") ;;
+      ticked 0 sg curl -sSf -o /dev/null -w "$CURL_W" -u "bench:$PW" -T "$work/local/big.bin" "http://127.0.0.1:$SG_DAV_PORT/up.bin" ;;
   esac
   VAL=$(mb "$VAL")
 }

@@ -16,8 +16,8 @@ figure "SFTP upload ${SIZE_MIB} MiB, aes128-gcm" MB/s fig_sftp_up cpu
 figure "SFTP download ${SIZE_MIB} MiB, aes128-gcm" MB/s fig_sftp_down cpu
 SFTP_CIPHER=()
 figure "SFTP 1,000 x 4 KiB, sftp put -r" files/s fig_sftp_many
-figure "FTP upload ${SIZE_MIB} MiB (curl)" MB/s fig_ftp_up
-figure "FTP download ${SIZE_MIB} MiB (curl)" MB/s fig_ftp_down
+figure "FTP upload ${SIZE_MIB} MiB (curl)" MB/s fig_ftp_up cpu
+figure "FTP download ${SIZE_MIB} MiB (curl)" MB/s fig_ftp_down cpu
 FTP_TLS=(--ssl-reqd -k)
-figure "FTPS upload ${SIZE_MIB} MiB (curl, explicit TLS)" MB/s fig_ftp_up
-figure "FTPS download ${SIZE_MIB} MiB (curl, explicit TLS)" MB/s fig_ftp_down
+figure "FTPS upload ${SIZE_MIB} MiB (curl, explicit TLS)" MB/s fig_ftp_up cpu
+figure "FTPS download ${SIZE_MIB} MiB (curl, explicit TLS)" MB/s fig_ftp_down cpu
