@@ -9,7 +9,6 @@ import (
 	ftpserver "github.com/fclairamb/ftpserverlib"
 	"github.com/spf13/afero"
 
-	"github.com/filegate/filegate/core/internal/iobuf"
 	"github.com/filegate/filegate/core/internal/xfer"
 	"github.com/filegate/filegate/core/vfs"
 	hostapi "github.com/filegate/filegate/hostapi/v1"
@@ -192,7 +191,8 @@ func (d *download) Close() error {
 	return d.Download.Close()
 }
 
-// upload is a STOR or APPE in progress.
+// upload is a STOR or APPE in progress. ftpserverlib's io.Copy from the data connection
+// uses its ReadFrom (xfer.Upload's): the bytes go straight into the hash's buffers.
 type upload struct {
 	*xfer.Upload
 	s   *session
@@ -201,11 +201,6 @@ type upload struct {
 
 // Read is refused: an upload is written.
 func (*upload) Read([]byte) (int, error) { return 0, errDirection }
-
-// ReadFrom takes the data connection's bytes in large chunks (io.Copy prefers it).
-func (u *upload) ReadFrom(r io.Reader) (int64, error) {
-	return iobuf.Copy(u.Upload, r)
-}
 
 // Seek accepts only the offset the upload started at (ftpserverlib seeks after REST).
 func (u *upload) Seek(offset int64, whence int) (int64, error) {

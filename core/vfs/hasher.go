@@ -50,6 +50,37 @@ func (h *hasher) Write(p []byte) (int, error) {
 	return n, nil
 }
 
+// buffer returns an empty chunk of full length for the caller to fill and hand back with
+// give or putBack, so that bytes can be read straight into the hasher's memory. A chunk
+// partly filled by Write goes to the goroutine first, keeping the bytes in order.
+func (h *hasher) buffer() []byte {
+	if h.buf != nil {
+		h.send()
+	}
+	b := h.chunk()
+	return b[:cap(b)]
+}
+
+// give takes back b, a chunk from buffer now holding the next bytes to hash, without
+// copying it. A full chunk goes to the goroutine; a shorter one is filled further by
+// the next Write, or hashed in line by sum.
+func (h *hasher) give(b []byte) {
+	if len(b) == 0 {
+		h.putBack(b)
+		return
+	}
+	if h.buf != nil { // a Write came between buffer and give: its bytes come first
+		h.send()
+	}
+	h.buf = b
+	if len(b) == cap(b) {
+		h.send()
+	}
+}
+
+// putBack takes back b, a chunk from buffer whose bytes are not to be hashed.
+func (h *hasher) putBack(b []byte) { h.spare = append(h.spare, b[:0]) }
+
 // chunk returns an empty chunk: a spare one, a new one while fewer than hasherBuffers
 // exist, or else the next the goroutine finishes with.
 func (h *hasher) chunk() []byte {

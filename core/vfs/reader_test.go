@@ -274,11 +274,11 @@ func loopback(b *testing.B, serve func(net.Conn)) (*net.TCPConn, chan struct{}) 
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer ln.Close()
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		c, err := ln.Accept()
+		ln.Close() // only now: closing it resets a connection not yet accepted
 		if err != nil {
 			return
 		}
@@ -287,6 +287,7 @@ func loopback(b *testing.B, serve func(net.Conn)) (*net.TCPConn, chan struct{}) 
 	}()
 	c, err := net.Dial("tcp", ln.Addr().String())
 	if err != nil {
+		ln.Close()
 		b.Fatal(err)
 	}
 	return c.(*net.TCPConn), done

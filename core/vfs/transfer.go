@@ -285,6 +285,88 @@ func (w *Writer) Write(p []byte) (int, error) {
 	return n, nil
 }
 
+// ReadFrom appends what r yields until EOF. An upload written in order (every one but
+// some SFTP uploads) is read straight into the hash's buffers, so each byte is copied
+// once on its way from the connection to the storage and the hash, where Write would
+// copy it a second time, into the hash's buffer. The Writer is not held while r
+// blocks. Errors writing to the storage are client-facing, like Write's; an error
+// reading r is returned as it is.
+func (w *Writer) ReadFrom(r io.Reader) (int64, error) {
+	var n int64
+	for {
+		buf, err := w.readBuffer()
+		if err != nil {
+			return n, err
+		}
+		if buf == nil { // out of order: the hash cannot take the bytes as they come
+			m, err := iobuf.Copy(w, r)
+			return n + m, err
+		}
+		m, rerr := io.ReadFull(r, buf)
+		k, werr := w.appendRead(buf, m)
+		n += int64(k)
+		switch {
+		case werr != nil:
+			return n, werr
+		case rerr == io.EOF || rerr == io.ErrUnexpectedEOF:
+			return n, nil
+		case rerr != nil:
+			return n, rerr
+		}
+	}
+}
+
+// readBuffer returns a buffer of the hash for ReadFrom to read the next bytes into, or
+// nil when the next bytes cannot be hashed as they come.
+func (w *Writer) readBuffer() ([]byte, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.done {
+		return nil, w.t.deny("write", fs.ErrClosed)
+	}
+	if !w.hashesNext(w.pos) {
+		return nil, nil
+	}
+	return w.hash.buffer(), nil
+}
+
+// hashesNext reports whether bytes written at off go straight into the hash; w.mu is
+// held.
+func (w *Writer) hashesNext(off int64) bool {
+	return !w.unordered && off == w.hashed && len(w.pending) == 0
+}
+
+// appendRead appends the first m bytes of buf, a buffer from readBuffer, and hands buf
+// back to the hash: holding those bytes when they are next in the hash's order (they
+// still are unless another call wrote meanwhile), as an unused buffer otherwise.
+func (w *Writer) appendRead(buf []byte, m int) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.done { // committed or aborted meanwhile: the hash is closed
+		iobuf.Put(buf)
+		return 0, w.t.deny("write", fs.ErrClosed)
+	}
+	var n int
+	var err error
+	if m > 0 {
+		n, err = w.up.Write(buf[:m])
+	}
+	off := w.pos
+	w.pos += int64(n)
+	if n > 0 && w.hashesNext(off) {
+		w.size = max(w.size, off+int64(n))
+		w.hash.give(buf[:n])
+		w.hashed += int64(n)
+	} else {
+		w.wrote(buf[:n], off)
+		w.hash.putBack(buf)
+	}
+	if err != nil {
+		return n, w.t.fail("write", err)
+	}
+	return n, nil
+}
+
 // writeHashing writes p at off with write and feeds the hash; w.mu is held.
 func (w *Writer) writeHashing(p []byte, off int64, write func([]byte) (int, error)) (int, error) {
 	n, err := write(p)

@@ -18,7 +18,9 @@ import (
 // only stores (no SHA-256: what vsftpd and nginx do), "hash-beside-write" hashes each
 // chunk on a goroutine while the storage writes it (the Writer before its hasher: the
 // hash overlaps the write but not the next receive), "writer" is vfs.Writer, whose
-// hasher overlaps the receive and the write of the next chunks. cpu-ms/op is the
+// hasher overlaps the receive and the write of the next chunks (each chunk copied from
+// iobuf.Copy's buffer into the hasher's), "writer.ReadFrom" is vfs.Writer reading the
+// connection straight into the hasher's buffers (no such copy). cpu-ms/op is the
 // whole process's CPU (sender and receiver) per upload.
 func BenchmarkUpload(b *testing.B) {
 	const size = 64 << 20
@@ -59,6 +61,18 @@ func BenchmarkUpload(b *testing.B) {
 				return err
 			}
 			if _, err := iobuf.Copy(w, src); err != nil {
+				w.Abort()
+				return err
+			}
+			_, err = w.Commit(ctx)
+			return err
+		}},
+		{"writer.ReadFrom", func(src io.Reader) error {
+			w, err := fsys.Create(ctx, "/up.bin", vfs.CreateOptions{Overwrite: true})
+			if err != nil {
+				return err
+			}
+			if _, err := w.ReadFrom(src); err != nil {
 				w.Abort()
 				return err
 			}

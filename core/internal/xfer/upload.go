@@ -64,6 +64,41 @@ func (u *Upload) Write(b []byte) (int, error) {
 	return n, u.fail(err)
 }
 
+// ReadFrom appends what r yields until EOF, through vfs.Writer.ReadFrom: read straight
+// into the hash's buffers, each byte copied once. It holds the upload for the whole
+// copy, as Write holds it for one chunk (FTP, which calls it, makes no other call
+// meanwhile). An error reading r ends the upload as TransferError does.
+func (u *Upload) ReadFrom(r io.Reader) (int64, error) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if err := u.usable(); err != nil {
+		return 0, err
+	}
+	src := &source{r: r}
+	n, err := u.w.ReadFrom(src)
+	u.next += n
+	if err != nil && err == src.err {
+		u.interrupt(err)
+		return n, err
+	}
+	return n, u.fail(err)
+}
+
+// source remembers the error its reader returned, which tells a broken transfer from a
+// failed write.
+type source struct {
+	r   io.Reader
+	err error
+}
+
+func (s *source) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	if err != nil && err != io.EOF {
+		s.err = err
+	}
+	return n, err
+}
+
 // WriteAt writes b at off. On storage that cannot write out of order, writes ahead of
 // the end are held back until the bytes before them arrive: in memory up to a bound,
 // past it in a temporary file.
@@ -147,6 +182,12 @@ func (u *Upload) fail(err error) error {
 func (u *Upload) TransferError(err error) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
+	u.interrupt(err)
+}
+
+// interrupt makes Close discard the upload, err having broken the transfer; u.mu is
+// held.
+func (u *Upload) interrupt(err error) {
 	if u.failed == nil {
 		u.log.Debug("upload interrupted", "path", u.path, "err", err)
 		u.failed = &Error{Op: "write", Path: u.path, Kind: ErrInterrupted}

@@ -8,8 +8,10 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"strings"
 	"sync"
 	"testing"
+	"testing/iotest"
 
 	"github.com/filegate/filegate/core/internal/xfer"
 	"github.com/filegate/filegate/core/vfs"
@@ -77,32 +79,68 @@ func content(n int) []byte {
 func TestUploadOutOfOrder(t *testing.T) {
 	for name, b := range map[string]hostapi.Storage{"writer-at": memory.New(), "append-only": appendOnly{memory.New()}} {
 		t.Run(name, func(t *testing.T) {
-			fsys, j := newFS(b)
 			data := content(1<<20 + 1000)
-			u, err := xfer.Create(t.Context(), log, fsys, "/f", vfs.CreateOptions{})
+			uploadWhole(t, b, data, func(u *xfer.Upload) {
+				var wg sync.WaitGroup
+				for _, off := range chunks(len(data)) {
+					wg.Go(func() {
+						if _, err := u.WriteAt(data[off:min(off+32<<10, len(data))], int64(off)); err != nil {
+							t.Error(err)
+						}
+					})
+				}
+				wg.Wait()
+			})
+		})
+	}
+}
+
+// TestUploadReadFrom stores what ReadFrom reads, on storage that writes out of order and
+// on append-only storage, and returns a reader's error as it is.
+func TestUploadReadFrom(t *testing.T) {
+	for name, b := range map[string]hostapi.Storage{"writer-at": memory.New(), "append-only": appendOnly{memory.New()}} {
+		t.Run(name, func(t *testing.T) {
+			data := content(3<<20 + 77)
+			fsys := uploadWhole(t, b, data, func(u *xfer.Upload) {
+				if n, err := u.ReadFrom(iotest.HalfReader(bytes.NewReader(data))); err != nil || n != int64(len(data)) {
+					t.Fatalf("ReadFrom = %d, %v; want %d, nil", n, err, len(data))
+				}
+			})
+			reset := errors.New("connection reset")
+			u, err := xfer.Create(t.Context(), log, fsys, "/g", vfs.CreateOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
-			var wg sync.WaitGroup
-			for _, off := range chunks(len(data)) {
-				wg.Go(func() {
-					if _, err := u.WriteAt(data[off:min(off+32<<10, len(data))], int64(off)); err != nil {
-						t.Error(err)
-					}
-				})
+			if _, err := u.ReadFrom(io.MultiReader(bytes.NewReader(data[:1000]), iotest.ErrReader(reset))); err != reset {
+				t.Errorf("ReadFrom of a broken transfer: %v, want %v", err, reset)
 			}
-			wg.Wait()
-			if err := u.Close(); err != nil {
-				t.Fatal(err)
-			}
-			if got := read(t, fsys, "/f"); !bytes.Equal(got, data) {
-				t.Fatalf("stored %d bytes, differing", len(got))
-			}
-			if j.count(hostapi.EventFileUploaded) != 1 {
-				t.Errorf("file.uploaded recorded %d times", j.count(hostapi.EventFileUploaded))
+			if err := u.Close(); err == nil {
+				t.Error("Close committed a broken transfer")
 			}
 		})
 	}
+}
+
+// uploadWhole uploads data to /f on storage b with write and checks that Close stores it
+// and records file.uploaded once. It returns the FS.
+func uploadWhole(t *testing.T, b hostapi.Storage, data []byte, write func(u *xfer.Upload)) *vfs.FS {
+	t.Helper()
+	fsys, j := newFS(b)
+	u, err := xfer.Create(t.Context(), log, fsys, "/f", vfs.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(u)
+	if err := u.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := read(t, fsys, "/f"); !bytes.Equal(got, data) {
+		t.Fatalf("stored %d bytes, differing", len(got))
+	}
+	if j.count(hostapi.EventFileUploaded) != 1 {
+		t.Errorf("file.uploaded recorded %d times", j.count(hostapi.EventFileUploaded))
+	}
+	return fsys
 }
 
 func TestUploadAborts(t *testing.T) {
@@ -113,6 +151,10 @@ func TestUploadAborts(t *testing.T) {
 		"rewrite":           func(u *xfer.Upload) { u.Write([]byte("data")); u.WriteAt([]byte("x"), 0) },
 		"spilled, gap":      func(u *xfer.Upload) { u.WriteAt(make([]byte, 17<<20), 1) },
 		"write after error": func(u *xfer.Upload) { u.TransferError(io.EOF); u.Write([]byte("x")) },
+		"read error": func(u *xfer.Upload) {
+			u.ReadFrom(io.MultiReader(strings.NewReader("data"), iotest.ErrReader(errors.New("reset"))))
+		},
+		"read after error": func(u *xfer.Upload) { u.TransferError(io.EOF); u.ReadFrom(strings.NewReader("x")) },
 	} {
 		u, err := xfer.Create(t.Context(), log, fsys, "/"+name, vfs.CreateOptions{})
 		if err != nil {
