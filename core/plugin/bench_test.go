@@ -5,9 +5,10 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/filegate/filegate/core/internal/cputime"
 
 	hostapi "github.com/filegate/filegate/hostapi/v1"
 )
@@ -58,7 +59,7 @@ type benchResult struct{ p50, p99 time.Duration }
 func benchLatencies(b *testing.B, call func() error) benchResult {
 	var mu sync.Mutex
 	var all []time.Duration
-	cpu0 := cpuTime()
+	cpu0 := cputime.Process()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		var mine []time.Duration
@@ -75,21 +76,12 @@ func benchLatencies(b *testing.B, call func() error) benchResult {
 		mu.Unlock()
 	})
 	b.StopTimer()
-	b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(float64(cputime.Process()-cpu0)/float64(b.N), "cpu-ns/op")
 	if len(all) == 0 {
 		return benchResult{}
 	}
 	slices.Sort(all)
 	return benchResult{p50: all[len(all)/2], p99: all[len(all)*99/100]}
-}
-
-// cpuTime is the CPU time (user and system) the process has used.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkLoadWASM is the cost of loading the wasm plugin: compiling it (cold), or

@@ -14,9 +14,10 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/filegate/filegate/core/internal/cputime"
 
 	"golang.org/x/crypto/ssh"
 
@@ -35,15 +36,6 @@ func (benchAccounts) AcceptsKey(context.Context, net.Addr, string, ssh.PublicKey
 }
 func (a benchAccounts) Login(context.Context, string, net.Addr, string, accounts.Credential, bool) (*vfs.FS, error) {
 	return a.fs, nil
-}
-
-// cpuTime is the CPU time this process has used.
-func cpuTime(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // knownSums is a journal that records nothing and knows the SHA-256 of the files it
@@ -168,9 +160,9 @@ func BenchmarkOpenSSHTransfer(b *testing.B) {
 					var cpu time.Duration
 					counted.reset()
 					for b.Loop() {
-						c0 := cpuTime(b)
+						c0 := cputime.Process()
 						sftpRun(b, cipher, command)
-						cpu += cpuTime(b) - c0
+						cpu += cputime.Process() - c0
 					}
 					b.ReportMetric(cpu.Seconds()/float64(b.N)/(float64(size)/(1<<30)), "server-cpu-s/GiB")
 					mib := float64(b.N) * size / (1 << 20)

@@ -11,9 +11,10 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/filegate/filegate/core/internal/cputime"
 
 	"github.com/filegate/filegate/core/vfs"
 	hostapi "github.com/filegate/filegate/hostapi/v1"
@@ -229,7 +230,7 @@ func BenchmarkDownload(b *testing.B) {
 				w = struct{ io.Writer }{conn}
 			}
 			b.SetBytes(size)
-			cpu0 := cpuTime()
+			cpu0 := cputime.Process()
 			for b.Loop() {
 				r, err := fsys.Open(context.Background(), v.path, 0)
 				if err != nil {
@@ -240,18 +241,11 @@ func BenchmarkDownload(b *testing.B) {
 				}
 				r.Close()
 			}
-			b.ReportMetric(float64((cpuTime()-cpu0).Milliseconds())/float64(b.N), "cpu-ms/op")
+			b.ReportMetric(float64((cputime.Process()-cpu0).Milliseconds())/float64(b.N), "cpu-ms/op")
 			conn.Close()
 			<-done
 		})
 	}
-}
-
-// cpuTime returns the CPU time the process (sender and receiver) has used.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // discardConn returns a loopback TCP connection whose other end reads and drops

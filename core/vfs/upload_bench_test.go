@@ -7,6 +7,8 @@ import (
 	"net"
 	"testing"
 
+	"github.com/filegate/filegate/core/internal/cputime"
+
 	"github.com/filegate/filegate/core/internal/iobuf"
 	"github.com/filegate/filegate/core/vfs"
 	hostapi "github.com/filegate/filegate/hostapi/v1"
@@ -82,7 +84,7 @@ func BenchmarkUpload(b *testing.B) {
 	} {
 		b.Run(v.name, func(b *testing.B) {
 			b.SetBytes(size)
-			cpu0 := cpuTime()
+			cpu0 := cputime.Process()
 			for b.Loop() {
 				src, done := sendingConn(b, size)
 				if err := v.upload(src); err != nil {
@@ -91,7 +93,7 @@ func BenchmarkUpload(b *testing.B) {
 				src.Close()
 				<-done
 			}
-			b.ReportMetric(float64((cpuTime()-cpu0).Milliseconds())/float64(b.N), "cpu-ms/op")
+			b.ReportMetric(float64((cputime.Process()-cpu0).Milliseconds())/float64(b.N), "cpu-ms/op")
 		})
 	}
 }
