@@ -98,13 +98,8 @@ func TestListChildren(t *testing.T) {
 // BenchmarkListChildren10k lists a folder of 10,000 files, each next to a folder
 // holding 10 more, in pages of 1,000.
 func BenchmarkListChildren10k(b *testing.B) {
-	s, err := Open(context.Background(), "sqlite", storetest.DSN(b, "sqlite"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
+	s, tn := benchStore(b)
 	ctx := context.Background()
-	tn, _ := s.CreateTenant(ctx, "bench", "default", "/")
 	entries := []TreeEntry{{Path: "/big", Type: "dir"}}
 	for i := range 10000 {
 		entries = append(entries, TreeEntry{Path: fmt.Sprintf("/big/f%05d", i), Type: "file", Size: 1})
@@ -134,4 +129,35 @@ func BenchmarkListChildren10k(b *testing.B) {
 			b.Fatalf("%d entries, want 10100", n)
 		}
 	}
+}
+
+// BenchmarkRecordUpload records file.uploaded events of new files in one folder, as a
+// recursive upload of small files does: the event, the folder and the file in the tree,
+// in one transaction per event.
+func BenchmarkRecordUpload(b *testing.B) {
+	s, tn := benchStore(b)
+	ctx := context.Background()
+	i := 0
+	for b.Loop() {
+		i++
+		ev := hostapi.Event{Type: hostapi.EventFileUploaded, Path: fmt.Sprintf("/many/f%06d.bin", i), Size: 4096,
+			SHA256: "5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef", Protocol: "sftp", Account: "bench", RemoteAddr: "127.0.0.1:40000"}
+		if err := s.Record(ctx, tn.ID, ev); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// benchStore opens a new SQLite store, closed when b ends, with one tenant.
+func benchStore(b *testing.B) (*Store, Tenant) {
+	s, err := Open(context.Background(), "sqlite", storetest.DSN(b, "sqlite"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	tn, err := s.CreateTenant(context.Background(), "bench", "default", "/")
+	if err != nil {
+		b.Fatal(err)
+	}
+	return s, tn
 }

@@ -25,8 +25,7 @@ func (s *Store) RecordID(ctx context.Context, tenantID int64, ev hostapi.Event) 
 	}
 	var id int64
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		err := tx.QueryRowContext(ctx, s.d.Rebind(`INSERT INTO events (tenant_id, time, type, protocol, account, path, from_path, size, sha256, remote_addr, is_dir, done, total) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
-			tenantID, ev.Time.UnixMilli(), ev.Type, ev.Protocol, ev.Account, ev.Path, ev.From, ev.Size, ev.SHA256, ev.RemoteAddr, boolInt(ev.IsDir), ev.Done, ev.Total).Scan(&id)
+		err := s.txQueryRow(ctx, tx, qInsertEvent, tenantID, ev.Time.UnixMilli(), ev.Type, ev.Protocol, ev.Account, ev.Path, ev.From, ev.Size, ev.SHA256, ev.RemoteAddr, boolInt(ev.IsDir), ev.Done, ev.Total).Scan(&id)
 		if err != nil {
 			return err
 		}
@@ -38,19 +37,25 @@ func (s *Store) RecordID(ctx context.Context, tenantID int64, ev hostapi.Event) 
 	return id, nil
 }
 
+// The statements of recorded events (see preparedQueries).
+const (
+	qInsertEvent = `INSERT INTO events (tenant_id, time, type, protocol, account, path, from_path, size, sha256, remote_addr, is_dir, done, total) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
+	qTreeParent  = `INSERT INTO tree (tenant_id, path, type, size, modified, sha256, protocol, account) VALUES (?, ?, 'dir', 0, ?, '', ?, ?) ON CONFLICT (tenant_id, path) DO NOTHING`
+	qTreeUpsert  = `INSERT INTO tree (tenant_id, path, type, size, modified, sha256, protocol, account) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (tenant_id, path) DO UPDATE SET type = excluded.type, size = excluded.size, modified = excluded.modified,
+		sha256 = excluded.sha256, protocol = excluded.protocol, account = excluded.account`
+	qTreeDelete = `DELETE FROM tree WHERE tenant_id = ? AND (path = ? OR (path >= ? AND path < ?))`
+)
+
 // applyToTree keeps the metadata tree in step with one event.
 func (s *Store) applyToTree(ctx context.Context, tx *sql.Tx, tenantID int64, ev hostapi.Event) error {
 	exec := func(q string, args ...any) error {
-		_, err := tx.ExecContext(ctx, s.d.Rebind(q), args...)
+		_, err := s.txExec(ctx, tx, q, args...)
 		return err
 	}
-	upsert := `INSERT INTO tree (tenant_id, path, type, size, modified, sha256, protocol, account) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (tenant_id, path) DO UPDATE SET type = excluded.type, size = excluded.size, modified = excluded.modified,
-		sha256 = excluded.sha256, protocol = excluded.protocol, account = excluded.account`
 	parents := func(p string) error {
 		for dir := path.Dir(p); dir != "/" && dir != "."; dir = path.Dir(dir) {
-			err := exec(`INSERT INTO tree (tenant_id, path, type, size, modified, sha256, protocol, account) VALUES (?, ?, 'dir', 0, ?, '', ?, ?) ON CONFLICT (tenant_id, path) DO NOTHING`,
-				tenantID, dir, ev.Time.UnixMilli(), ev.Protocol, ev.Account)
+			err := exec(qTreeParent, tenantID, dir, ev.Time.UnixMilli(), ev.Protocol, ev.Account)
 			if err != nil {
 				return err
 			}
@@ -63,22 +68,22 @@ func (s *Store) applyToTree(ctx context.Context, tx *sql.Tx, tenantID int64, ev 
 		if err := parents(ev.Path); err != nil {
 			return err
 		}
-		return exec(upsert, tenantID, ev.Path, "file", ev.Size, t, ev.SHA256, ev.Protocol, ev.Account)
+		return exec(qTreeUpsert, tenantID, ev.Path, "file", ev.Size, t, ev.SHA256, ev.Protocol, ev.Account)
 	case hostapi.EventDirCreated:
 		if err := parents(ev.Path); err != nil {
 			return err
 		}
-		return exec(upsert, tenantID, ev.Path, "dir", 0, t, "", ev.Protocol, ev.Account)
+		return exec(qTreeUpsert, tenantID, ev.Path, "dir", 0, t, "", ev.Protocol, ev.Account)
 	case hostapi.EventFileDeleted, hostapi.EventDirDeleted:
 		lo, hi := descendants(ev.Path)
-		return exec(`DELETE FROM tree WHERE tenant_id = ? AND (path = ? OR (path >= ? AND path < ?))`, tenantID, ev.Path, lo, hi)
+		return exec(qTreeDelete, tenantID, ev.Path, lo, hi)
 	case hostapi.EventFileMoved:
 		if err := parents(ev.Path); err != nil {
 			return err
 		}
 		// The target is replaced, then the source and its descendants move under it.
 		lo, hi := descendants(ev.Path)
-		if err := exec(`DELETE FROM tree WHERE tenant_id = ? AND (path = ? OR (path >= ? AND path < ?))`, tenantID, ev.Path, lo, hi); err != nil {
+		if err := exec(qTreeDelete, tenantID, ev.Path, lo, hi); err != nil {
 			return err
 		}
 		lo, hi = descendants(ev.From)
