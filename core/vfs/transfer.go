@@ -285,22 +285,17 @@ func (w *Writer) Write(p []byte) (int, error) {
 	return n, nil
 }
 
-// ReadFrom appends what r yields until EOF. An upload written in order (every one but
-// some SFTP uploads) is read straight into the hash's buffers, so each byte is copied
-// once on its way from the connection to the storage and the hash, where Write would
-// copy it a second time, into the hash's buffer. The Writer is not held while r
-// blocks. Errors writing to the storage are client-facing, like Write's; an error
-// reading r is returned as it is.
+// ReadFrom appends what r yields until EOF, reading it straight into the hash's
+// buffers: each byte is copied once on its way from the connection to the storage and
+// the hash, where Write would copy it a second time, into the hash's buffer. The
+// Writer is not held while r blocks. Errors writing to the storage are client-facing,
+// like Write's; an error reading r is returned as it is.
 func (w *Writer) ReadFrom(r io.Reader) (int64, error) {
 	var n int64
 	for {
 		buf, err := w.readBuffer()
 		if err != nil {
 			return n, err
-		}
-		if buf == nil { // out of order: the hash cannot take the bytes as they come
-			m, err := iobuf.Copy(w, r)
-			return n + m, err
 		}
 		m, rerr := io.ReadFull(r, buf)
 		k, werr := w.appendRead(buf, m)
@@ -316,29 +311,18 @@ func (w *Writer) ReadFrom(r io.Reader) (int64, error) {
 	}
 }
 
-// readBuffer returns a buffer of the hash for ReadFrom to read the next bytes into, or
-// nil when the next bytes cannot be hashed as they come.
+// readBuffer returns a buffer of the hash for ReadFrom to read the next bytes into.
 func (w *Writer) readBuffer() ([]byte, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.done {
 		return nil, w.t.deny("write", fs.ErrClosed)
 	}
-	if !w.hashesNext(w.pos) {
-		return nil, nil
-	}
 	return w.hash.buffer(), nil
 }
 
-// hashesNext reports whether bytes written at off go straight into the hash; w.mu is
-// held.
-func (w *Writer) hashesNext(off int64) bool {
-	return !w.unordered && off == w.hashed && len(w.pending) == 0
-}
-
 // appendRead appends the first m bytes of buf, a buffer from readBuffer, and hands buf
-// back to the hash: holding those bytes when they are next in the hash's order (they
-// still are unless another call wrote meanwhile), as an unused buffer otherwise.
+// back to the hash (see wrote).
 func (w *Writer) appendRead(buf []byte, m int) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -351,16 +335,8 @@ func (w *Writer) appendRead(buf []byte, m int) (int, error) {
 	if m > 0 {
 		n, err = w.up.Write(buf[:m])
 	}
-	off := w.pos
+	w.wrote(buf[:n], w.pos, true)
 	w.pos += int64(n)
-	if n > 0 && w.hashesNext(off) {
-		w.size = max(w.size, off+int64(n))
-		w.hash.give(buf[:n])
-		w.hashed += int64(n)
-	} else {
-		w.wrote(buf[:n], off)
-		w.hash.putBack(buf)
-	}
 	if err != nil {
 		return n, w.t.fail("write", err)
 	}
@@ -370,7 +346,7 @@ func (w *Writer) appendRead(buf []byte, m int) (int, error) {
 // writeHashing writes p at off with write and feeds the hash; w.mu is held.
 func (w *Writer) writeHashing(p []byte, off int64, write func([]byte) (int, error)) (int, error) {
 	n, err := write(p)
-	w.wrote(p[:n], off)
+	w.wrote(p[:n], off, false)
 	return n, err
 }
 
@@ -394,8 +370,10 @@ func (w *Writer) WriteAt(p []byte, off int64) (int, error) {
 	return n, nil
 }
 
-// wrote feeds the hash with b, just written at off; w.mu is held.
-func (w *Writer) wrote(b []byte, off int64) {
+// wrote feeds the hash with b, just written at off; w.mu is held. With own, b is (the
+// start of) a buffer from hash.buffer, which the hash takes back: holding b's bytes,
+// without a copy, when they are next in its order, and as an unused buffer otherwise.
+func (w *Writer) wrote(b []byte, off int64, own bool) {
 	w.size = max(w.size, off+int64(len(b)))
 	switch {
 	case len(b) == 0:
@@ -403,7 +381,12 @@ func (w *Writer) wrote(b []byte, off int64) {
 		w.giveUp(true) // rewriting hashed bytes
 	case w.unordered:
 	case off == w.hashed:
-		w.hash.Write(b)
+		if own {
+			w.hash.give(b)
+			own = false
+		} else {
+			w.hash.Write(b)
+		}
 		w.hashed += int64(len(b))
 		for len(w.pending) > 0 {
 			next, ok := w.pending[w.hashed]
@@ -423,6 +406,9 @@ func (w *Writer) wrote(b []byte, off int64) {
 		w.pendingBytes += len(b)
 	default:
 		w.giveUp(false) // too much out of order: read back at Commit
+	}
+	if own {
+		w.hash.putBack(b)
 	}
 }
 
