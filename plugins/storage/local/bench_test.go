@@ -59,3 +59,43 @@ func BenchmarkUploadCommit(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSmallUploads creates, writes and commits new 4 KiB files three folders deep,
+// as a recursive upload of small files does, with and without the flush at commit.
+// Its time is mostly the file system's; count system calls with strace -c -f (per
+// upload with sync = "none": 6 openat and 6 close since uploads hold their folder,
+// 16 and 16 before).
+func BenchmarkSmallUploads(b *testing.B) {
+	buf := make([]byte, 4<<10)
+	for _, v := range []struct {
+		name   string
+		noSync bool
+	}{{"none", true}, {"commit", false}} {
+		b.Run(v.name, func(b *testing.B) {
+			s, err := New(b.TempDir())
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			s.noSync = v.noSync
+			ctx := context.Background()
+			for _, d := range []string{"/tenants", "/tenants/7", "/tenants/7/many"} {
+				if err := s.Mkdir(ctx, d); err != nil {
+					b.Fatal(err)
+				}
+			}
+			for i := 0; b.Loop(); i++ {
+				up, err := s.Create(ctx, fmt.Sprintf("/tenants/7/many/f%07d.bin", i))
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := up.Write(buf); err != nil {
+					b.Fatal(err)
+				}
+				if err := up.Commit(ctx); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -264,17 +264,24 @@ func (s *Storage) Create(ctx context.Context, name string) (hostapi.Upload, erro
 	if rel == "." {
 		return nil, fmt.Errorf("local: create %q: %w", name, hostapi.ErrIsDir)
 	}
-	if fi, err := s.root.Stat(rel); err == nil && fi.IsDir() {
+	dirRel, base := path.Dir(rel), path.Base(rel)
+	dir, err := s.root.OpenRoot(dirRel)
+	if err != nil {
+		return nil, opErr("create", name, err)
+	}
+	if fi, err := dir.Stat(base); err == nil && fi.IsDir() {
+		dir.Close()
 		return nil, fmt.Errorf("local: create %q: %w", name, hostapi.ErrIsDir)
 	}
 	var rnd [16]byte
 	rand.Read(rnd[:])
-	tmp := path.Join(path.Dir(rel), TempPrefix+hex.EncodeToString(rnd[:]))
-	f, err := s.root.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+	tmp := TempPrefix + hex.EncodeToString(rnd[:])
+	f, err := dir.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
+		dir.Close()
 		return nil, opErr("create", name, err)
 	}
-	u := &Upload{s: s, root: s.root, f: f, tmp: tmp, target: rel, name: name, sync: !s.noSync}
+	u := &Upload{s: s, dir: dir, dirRel: dirRel, f: f, tmp: tmp, target: base, name: name, sync: !s.noSync}
 	if u.sync {
 		u.writeback = s.writeback
 	}
@@ -407,11 +414,16 @@ func (s *Storage) SweepTemp(ctx context.Context) (removed int, err error) {
 // hostapi.Upload it implements io.WriterAt (for out-of-order SFTP writes) and
 // io.ReaderAt (to read back what was written).
 type Upload struct {
-	s      *Storage
-	root   *os.Root
+	s *Storage
+	// dir is the target's folder, open until Commit or Abort: the temporary file, its
+	// times and its rename go through it, without resolving the folder's path again
+	// (os.Root opens each of its components: 16 openat per 4 KiB upload three folders
+	// deep by path, 6 through dir; see BenchmarkSmallUploads).
+	dir    *os.Root
+	dirRel string // dir's path, relative to the storage root
 	f      *os.File
-	tmp    string // temporary file, relative to root
-	target string // relative to root
+	tmp    string // temporary file, in dir
+	target string // in dir
 	name   string // target as given to Create
 	sync   bool   // flush to disk on Commit
 
@@ -481,8 +493,9 @@ func (u *Upload) Commit(ctx context.Context) error {
 	}
 	u.done = true
 	err := ctx.Err()
+	defer u.dir.Close()
 	if err == nil && !u.mtime.IsZero() {
-		err = u.root.Chtimes(u.tmp, time.Time{}, u.mtime)
+		err = u.dir.Chtimes(u.tmp, time.Time{}, u.mtime)
 	}
 	if err == nil && u.sync {
 		err = syncData(u.f)
@@ -490,27 +503,48 @@ func (u *Upload) Commit(ctx context.Context) error {
 	if cerr := u.f.Close(); err == nil {
 		err = cerr
 	}
+	if err == nil {
+		err = u.inPlace()
+	}
 	var replaced string
 	if err == nil {
-		replaced = u.s.keepReplaced(u.target)
-		err = classify(u.root.Rename(u.tmp, u.target))
+		replaced = keepReplaced(u.dir, u.target)
+		err = classify(u.dir.Rename(u.tmp, u.target))
 	}
 	if err != nil {
-		u.root.Remove(u.tmp)
+		u.dir.Remove(u.tmp)
 		if replaced != "" {
-			u.root.Remove(replaced)
+			u.dir.Remove(replaced)
 		}
 		return fmt.Errorf("local: commit %q: %w", u.name, err)
 	}
 	if replaced != "" {
-		u.s.retire(replaced)
+		u.s.retire(path.Join(u.dirRel, replaced))
 	}
 	if !u.sync {
 		return nil
 	}
-	if d, err := u.root.Open(path.Dir(u.target)); err == nil {
+	if d, err := u.dir.Open("."); err == nil {
 		d.Sync() // make the rename durable; best effort
 		d.Close()
+	}
+	return nil
+}
+
+// errFolderMoved fails the commit of an upload whose folder was moved or removed
+// meanwhile.
+var errFolderMoved = fmt.Errorf("its folder was moved or removed during the upload: %w", hostapi.ErrNotExist)
+
+// inPlace fails unless the upload's folder is still at its path: the file must land
+// where the client named it, or nowhere, as when the rename went by path.
+func (u *Upload) inPlace() error {
+	here, err := u.dir.Stat(".")
+	if err != nil {
+		return err
+	}
+	there, err := u.s.root.Stat(u.dirRel)
+	if err != nil || !os.SameFile(here, there) {
+		return errFolderMoved
 	}
 	return nil
 }
@@ -519,24 +553,24 @@ func (u *Upload) Commit(ctx context.Context) error {
 // background (see keepReplaced).
 const retireMin = 1 << 20
 
-// keepReplaced gives the file at rel, which a commit is about to replace, a second,
-// hidden name and returns it, or "" when there is no large regular file at rel. The
+// keepReplaced gives the file name in dir, which a commit is about to replace, a second,
+// hidden name in dir and returns it, or "" when there is no large regular file there. The
 // rename that replaces a file would otherwise free its blocks before it returns: 1.1 s
 // for a 1 GiB file on this ext4 with discard, added to the upload the client waits
 // for. Kept, the file is removed after the commit, in the background (retire). A
 // crash in between leaves the hidden name to SweepTemp.
-func (s *Storage) keepReplaced(rel string) string {
-	fi, err := s.root.Lstat(rel)
+func keepReplaced(dir *os.Root, name string) string {
+	fi, err := dir.Lstat(name)
 	if err != nil || !fi.Mode().IsRegular() || fi.Size() < retireMin {
 		return ""
 	}
 	var rnd [16]byte
 	rand.Read(rnd[:])
-	name := path.Join(path.Dir(rel), TempPrefix+"replaced-"+hex.EncodeToString(rnd[:]))
-	if s.root.Link(rel, name) != nil {
+	hidden := TempPrefix + "replaced-" + hex.EncodeToString(rnd[:])
+	if dir.Link(name, hidden) != nil {
 		return "" // no hard links here: the rename frees the file
 	}
-	return name
+	return hidden
 }
 
 // retire removes the hidden name keepReplaced gave a replaced file, in the
@@ -554,7 +588,8 @@ func (u *Upload) Abort() error {
 	}
 	u.done = true
 	u.f.Close()
-	if err := u.root.Remove(u.tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	defer u.dir.Close()
+	if err := u.dir.Remove(u.tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("local: abort %q: %w", u.name, err)
 	}
 	return nil

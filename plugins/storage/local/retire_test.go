@@ -19,7 +19,7 @@ func TestKeepReplaced(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "big"), make([]byte, retireMin), 0o644)
 	os.WriteFile(filepath.Join(dir, "small"), make([]byte, retireMin-1), 0o644)
 	os.Mkdir(filepath.Join(dir, "sub"), 0o755)
-	name := s.keepReplaced("big")
+	name := keepReplaced(s.root, "big")
 	if !strings.HasPrefix(name, TempPrefix) {
 		t.Fatalf("keepReplaced(big) = %q", name)
 	}
@@ -29,7 +29,7 @@ func TestKeepReplaced(t *testing.T) {
 		t.Fatalf("hidden name is not the same file: %v", err)
 	}
 	for _, rel := range []string{"small", "sub", "missing"} {
-		if got := s.keepReplaced(rel); got != "" {
+		if got := keepReplaced(s.root, rel); got != "" {
 			t.Errorf("keepReplaced(%s) = %q, want none", rel, got)
 		}
 	}

@@ -3,6 +3,7 @@ package local_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	hostapi "github.com/filegate/filegate/hostapi/v1"
 	"github.com/filegate/filegate/plugins/storage/local"
 )
 
@@ -130,5 +132,64 @@ func TestCommitRetiresReplacedFile(t *testing.T) {
 			names = append(names, e.Name())
 		}
 		t.Fatalf("after Close the folder holds %v, want only f.bin", names)
+	}
+}
+
+// TestCommitAfterFolderMoved: an upload whose folder is renamed, or removed and made
+// again, before Commit fails to commit with ErrNotExist and leaves nothing behind, in
+// the moved folder or the new one; one in an untouched folder commits. The upload holds
+// its folder open, so this is checked rather than left to a rename by path.
+func TestCommitAfterFolderMoved(t *testing.T) {
+	root := t.TempDir()
+	s, err := local.New(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	for name, change := range map[string]func(dir string) error{
+		"renamed": func(dir string) error { return os.Rename(dir, dir+"-moved") },
+		"remade": func(dir string) error {
+			if err := os.Rename(dir, dir+"-moved"); err != nil {
+				return err
+			}
+			return os.Mkdir(dir, 0o755)
+		},
+		"untouched": func(string) error { return nil },
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := filepath.Join(root, name)
+			if err := os.MkdirAll(filepath.Join(dir, "sub"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			up, err := s.Create(ctx, "/"+name+"/sub/f.txt")
+			if err != nil {
+				t.Fatal(err)
+			}
+			up.Write([]byte("data"))
+			if err := change(dir); err != nil {
+				t.Fatal(err)
+			}
+			err = up.Commit(ctx)
+			var files []string
+			filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+				if err == nil && !d.IsDir() && strings.HasPrefix(p, dir) {
+					files = append(files, strings.TrimPrefix(p, root))
+				}
+				return nil
+			})
+			if name == "untouched" {
+				if err != nil || len(files) != 1 || files[0] != "/untouched/sub/f.txt" {
+					t.Errorf("Commit: %v; files %v, want /untouched/sub/f.txt", err, files)
+				}
+				return
+			}
+			if !errors.Is(err, hostapi.ErrNotExist) {
+				t.Errorf("Commit after the folder was %s: %v, want ErrNotExist", name, err)
+			}
+			if len(files) != 0 {
+				t.Errorf("files left after the failed commit: %v", files)
+			}
+		})
 	}
 }
