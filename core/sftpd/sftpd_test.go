@@ -15,13 +15,21 @@ import (
 	hostapi "github.com/filegate/filegate/hostapi/v1"
 )
 
+// startKeyAccount starts a gateway and creates account with a new SSH key, whose files
+// are in dir; key is the private key's path.
+func startKeyAccount(t *testing.T, account map[string]any) (e *clienttest.Env, dir, key string) {
+	e = clienttest.Start(t, nil)
+	dir = t.TempDir()
+	key, pub := clienttest.SSHKey(t, dir)
+	account["SSHPublicKeys"] = []string{pub}
+	e.CreateAccount(t, account)
+	return e, dir, key
+}
+
 func TestOpenSSHClient(t *testing.T) {
 	t.Parallel()
 	clienttest.Need(t, "sftp", "ssh-keygen", "sshpass")
-	e := clienttest.Start(t, nil)
-	dir := t.TempDir()
-	key, pub := clienttest.SSHKey(t, dir)
-	e.CreateAccount(t, map[string]any{"Username": "erp", "SSHPublicKeys": []string{pub}})
+	e, _, key := startKeyAccount(t, map[string]any{"Username": "erp"})
 
 	for _, tc := range []struct {
 		name string
@@ -74,10 +82,7 @@ func TestOpenSSHClient(t *testing.T) {
 func TestOpenSSHCiphers(t *testing.T) {
 	t.Parallel()
 	clienttest.Need(t, "sftp", "ssh-keygen")
-	e := clienttest.Start(t, nil)
-	dir := t.TempDir()
-	key, pub := clienttest.SSHKey(t, dir)
-	e.CreateAccount(t, map[string]any{"Username": "ciphers", "SSHPublicKeys": []string{pub}})
+	e, _, key := startKeyAccount(t, map[string]any{"Username": "ciphers"})
 	for _, cipher := range []string{"chacha20-poly1305@openssh.com", "aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "aes128-ctr"} {
 		t.Run(cipher, func(t *testing.T) {
 			work := t.TempDir()
@@ -99,10 +104,7 @@ func TestOpenSSHCiphers(t *testing.T) {
 func TestSCP(t *testing.T) {
 	t.Parallel()
 	clienttest.Need(t, "scp", "ssh-keygen")
-	e := clienttest.Start(t, nil)
-	dir := t.TempDir()
-	key, pub := clienttest.SSHKey(t, dir)
-	e.CreateAccount(t, map[string]any{"Username": "scp-user", "SSHPublicKeys": []string{pub}, "Chroot": "/scp"})
+	e, dir, key := startKeyAccount(t, map[string]any{"Username": "scp-user", "Chroot": "/scp"})
 	data := clienttest.Content("scp", 1<<20+17)
 	clienttest.WriteFile(t, dir, "up load.bin", data)
 	args := append([]string{"-i", key, "-o", "PasswordAuthentication=no"}, e.SSHOptions()...)
