@@ -380,6 +380,34 @@ CURL_W='%{size_upload} %{size_download} %{time_total} %{time_pretransfer}'
 mb() { awk '{printf "%.0f", ($1 + $2) / ($3 - $4) / 1e6}' <<<"$1"; }
 now() { date +%s.%N; }
 
+# create_cost DIR: microseconds (wall) per file for creating 200 empty files in a new
+# folder under DIR, the way a "put -r" creates its files. The probe files stay: removing
+# them would slow the next creations (below).
+#
+# On this VM (ext4 without a journal, kernel 6.18) creating a file right after many were
+# removed costs 0.5-1.1 ms of system time instead of 20-100 us, for minutes: after 20,000
+# files were removed, 0.9-1.1 ms at 15-106 s (bench/README.md). The previous bench run's
+# cleanup removes thousands, and both servers create one inode per file, so this adds
+# to both sides and moves the small-file figures between runs; the line shows how much.
+create_cost() {
+  python3 - "$1" <<'PY'
+import os, sys, tempfile, time
+d = tempfile.mkdtemp(prefix=".create-probe.", dir=sys.argv[1])
+t = time.perf_counter()
+for i in range(200):
+    os.close(os.open(os.path.join(d, str(i)), os.O_CREAT | os.O_WRONLY | os.O_EXCL, 0o644))
+print(round((time.perf_counter() - t) / 200 * 1e6))
+PY
+}
+# create_cost_line: a comment line with create_cost of each SFTP server's root, printed
+# by figure right before each small-file figure (fig_*_many_before).
+create_cost_line() {
+  local line="# creating a file (us, see create_cost in lib.sh): Filegate $(create_cost "$FG_STORAGE")"
+  [ -n "${SSHD_ROOT:-}" ] && line+=", OpenSSH $(create_cost "$SSHD_ROOT")"
+  [ -n "$SG_ON" ] && line+=", SFTPGo $(create_cost "$SG_ROOT")"
+  echo "$line"
+}
+
 LINE_WIDTH=54
 # line NAME UNIT FILEGATE REFERENCE SFTPGO RSS
 line() {
@@ -399,9 +427,11 @@ line() {
 # with Filegate's peak RSS during the figure; with "cpu", a second line with each server's
 # CPU seconds per GiB moved.
 # FIGURES=REGEX (extended, matched against NAME) runs only the figures it matches.
+selected() { [ -z "${FIGURES:-}" ] || grep -Eq -- "$FIGURES" <<<"$1"; } # NAME: does FIGURES pick it?
 figure() {
   local name=$1 unit=$2 fn=$3 cpu=${4:-} run t k
-  if [ -n "${FIGURES:-}" ] && ! grep -Eq -- "$FIGURES" <<<"$name"; then return 0; fi
+  selected "$name" || return 0
+  if declare -F "${fn}_before" >/dev/null; then "${fn}_before"; fi # a comment line of its own
   local -A vals=([fg]="" [ref]="" [sg]="") cpus=([fg]="" [ref]="" [sg]="")
   local targets=(fg ref)
   [ -n "$SG_ON" ] && targets+=(sg)
@@ -483,6 +513,8 @@ fig_sftp_down() {
   VAL=$(awk -v n="$SIZE_BYTES" -v e="$ELAPSED" 'BEGIN {printf "%.0f", n / e / 1e6}')
   rm -f "$work/local/down.bin"
 }
+fig_sftp_many_before() { create_cost_line; }
+fig_rclone_many_before() { create_cost_line; }
 fig_sftp_many() { # one "put -r" of the 1,000 small files into a new folder
   has_sftp "$1" || return 0
   sftp_timed "$1" "put -r $work/local/small @ROOT@/many-$2"
