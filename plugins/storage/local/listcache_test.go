@@ -16,12 +16,7 @@ import (
 // settled when skew > listSettle).
 func newCached(t testing.TB, n int, skew time.Duration) (*Storage, string) {
 	t.Helper()
-	root := t.TempDir()
-	s, err := New(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
+	s, root := newDurable(t)
 	s.lists.now = func() time.Time { return time.Now().Add(skew) }
 	dir := filepath.Join(root, "d")
 	if err := os.Mkdir(dir, 0o755); err != nil {

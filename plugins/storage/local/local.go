@@ -38,6 +38,7 @@ type Storage struct {
 	root       *os.Root
 	sweepAfter time.Duration  // SweepTemp spares upload files written to more recently
 	noSync     bool           // config sync = "none": Commit does not flush to disk
+	noDirect   bool           // uploads never write past the page cache (direct.go); for benchmarks
 	writeback  int64          // bytes between two starts of writeback; 0: none
 	lists      *listCache     // recent List pages (see listcache.go); nil: none kept
 	retiring   sync.WaitGroup // removals of replaced files (see retire)
@@ -284,6 +285,9 @@ func (s *Storage) Create(ctx context.Context, name string) (hostapi.Upload, erro
 	u := &Upload{s: s, dir: dir, dirRel: dirRel, f: f, tmp: tmp, target: base, name: name, sync: !s.noSync}
 	if u.sync {
 		u.writeback = s.writeback
+		if !s.noDirect {
+			u.direct = &direct{}
+		}
 	}
 	return u, nil
 }
@@ -430,6 +434,11 @@ type Upload struct {
 	writeback int64        // start writeback every so many bytes written; 0: never
 	unflushed atomic.Int64 // bytes written since writeback was last started
 
+	wmu    sync.Mutex // orders the writes
+	seq    int64      // where Write writes next
+	direct *direct    // writing past the page cache (direct.go); nil: not or no longer
+	werr   error      // a write past the page cache failed: so do later writes and Commit
+
 	mu    sync.Mutex
 	done  bool      // committed or aborted
 	mtime time.Time // set on the file by Commit, when not zero
@@ -448,16 +457,18 @@ const writebackChunk = 8 << 20
 
 // Write appends p to the upload.
 func (u *Upload) Write(p []byte) (int, error) {
-	n, err := u.f.Write(p)
-	u.wrote(n)
+	u.wmu.Lock()
+	defer u.wmu.Unlock()
+	n, err := u.writeAt(p, u.seq)
+	u.seq += int64(n)
 	return n, err
 }
 
 // WriteAt writes p at offset off; it may be called concurrently.
 func (u *Upload) WriteAt(p []byte, off int64) (int, error) {
-	n, err := u.f.WriteAt(p, off)
-	u.wrote(n)
-	return n, err
+	u.wmu.Lock()
+	defer u.wmu.Unlock()
+	return u.writeAt(p, off)
 }
 
 // wrote counts n bytes written, starting writeback every u.writeback bytes.
@@ -481,7 +492,15 @@ func (u *Upload) SetModTime(t time.Time) error {
 }
 
 // ReadAt reads back bytes written so far.
-func (u *Upload) ReadAt(p []byte, off int64) (int, error) { return u.f.ReadAt(p, off) }
+func (u *Upload) ReadAt(p []byte, off int64) (int, error) {
+	u.wmu.Lock()
+	err := u.endDirect() // staged bytes are not in the file yet
+	u.wmu.Unlock()
+	if err != nil {
+		return 0, fmt.Errorf("local: read back %q: %w", u.name, err)
+	}
+	return u.f.ReadAt(p, off)
+}
 
 // Commit flushes the upload to disk (unless config sync = "none") and renames it into
 // place. On failure the upload is discarded.
@@ -494,6 +513,11 @@ func (u *Upload) Commit(ctx context.Context) error {
 	u.done = true
 	err := ctx.Err()
 	defer u.dir.Close()
+	u.wmu.Lock()
+	if derr := u.endDirect(); err == nil { // also closes the direct descriptor
+		err = derr
+	}
+	u.wmu.Unlock()
 	if err == nil && !u.mtime.IsZero() {
 		err = u.dir.Chtimes(u.tmp, time.Time{}, u.mtime)
 	}
@@ -587,6 +611,12 @@ func (u *Upload) Abort() error {
 		return nil
 	}
 	u.done = true
+	u.wmu.Lock()
+	if u.direct != nil {
+		u.direct.close()
+		u.direct = nil
+	}
+	u.wmu.Unlock()
 	u.f.Close()
 	defer u.dir.Close()
 	if err := u.dir.Remove(u.tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
