@@ -34,6 +34,26 @@ func newDurable(t testing.TB) (*Storage, string) {
 	return s, dir
 }
 
+// needDirect skips the test where the temporary folder's file system refuses O_DIRECT
+// (uploads there go through the page cache, as TestDirectRefused checks).
+func needDirect(t *testing.T, root string) {
+	t.Helper()
+	r, err := os.OpenRoot(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if err := r.WriteFile("probe", nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	defer r.Remove("probe")
+	f, err := openDirect(r, "probe")
+	if err != nil {
+		t.Skipf("the file system of %s refuses O_DIRECT: %v", root, err)
+	}
+	f.Close()
+}
+
 // directState says whether u writes past the page cache now.
 func directState(u *Upload) (engaged bool) {
 	u.wmu.Lock()
@@ -110,6 +130,7 @@ func expectDirect(steps []writeStep) []bool {
 func TestDirectInOrder(t *testing.T) {
 	for _, sizes := range [][]int{{256 << 10}, {32 << 10, 7, 4096, 100000}, {directChunk}, {3 * directChunk}, {1}} {
 		s, root := newDurable(t)
+		needDirect(t, root)
 		data := patterned(3*directChunk+4096*5+123, uint64(sizes[0]))
 		if sizes[0] == 1 {
 			data = data[:directFrom+3*4096+1] // a byte at a time: staged bytes cross chunks one by one
@@ -131,6 +152,7 @@ func TestDirectInOrder(t *testing.T) {
 // were aimed.
 func TestDirectOutOfOrder(t *testing.T) {
 	s, root := newDurable(t)
+	needDirect(t, root)
 	want := patterned(2*directChunk+5000, 1)
 	steps := pieces(want, 64<<10, 5000)
 	engaged := expectDirect(steps)
@@ -157,6 +179,7 @@ func TestDirectOutOfOrder(t *testing.T) {
 // cache with some staged.
 func stagedUpload(t *testing.T, s *Storage, name string, n int) (*Upload, []byte) {
 	t.Helper()
+	needDirect(t, s.root.Name())
 	hu, err := s.Create(context.Background(), name)
 	if err != nil {
 		t.Fatal(err)
