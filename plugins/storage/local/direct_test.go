@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 )
 
@@ -112,13 +113,13 @@ func pieces(data []byte, sizes ...int) []writeStep {
 }
 
 // expectDirect says after which of steps, appends in order, an upload writes past the
-// page cache: from the first that reaches directFrom.
+// page cache: from the first that goes past directFrom.
 func expectDirect(steps []writeStep) []bool {
 	var end int64
 	engaged := make([]bool, len(steps))
 	for i, st := range steps {
 		end += int64(len(st.data))
-		engaged[i] = end >= directFrom
+		engaged[i] = end > directFrom
 	}
 	return engaged
 }
@@ -147,29 +148,32 @@ func TestDirectInOrder(t *testing.T) {
 	}
 }
 
-// TestDirectOutOfOrder: a write out of order ends direct writing, what was staged
-// reaches the file, and the writes after it (rewrites, gaps, appends) land where they
-// were aimed.
+// TestDirectOutOfOrder: writes behind the window (rewrites of bytes written directly)
+// and far past it (leaving a gap) keep the upload past the page cache; a write over
+// bytes staged in the window ends that; every byte lands where it was aimed.
 func TestDirectOutOfOrder(t *testing.T) {
 	s, root := newDurable(t)
 	needDirect(t, root)
-	want := patterned(2*directChunk+5000, 1)
-	steps := pieces(want, 64<<10, 5000)
-	engaged := expectDirect(steps)
-	if !engaged[len(engaged)-1] {
-		t.Fatal("the appends never write past the page cache: change the test's sizes")
+	var want []byte
+	put := func(off int, b []byte) writeStep {
+		if len(want) < off+len(b) {
+			want = append(want, make([]byte, off+len(b)-len(want))...)
+		}
+		copy(want[off:], b)
+		return writeStep{int64(off), b}
 	}
-	rewrite := patterned(3000, 2)
-	copy(want[directChunk+100:], rewrite)
-	steps = append(steps, writeStep{directChunk + 100, rewrite}) // back into staged bytes
-	gap := patterned(4000, 3)
-	want = append(want, make([]byte, 10000)...)
-	want = append(want, gap...)
-	steps = append(steps, writeStep{int64(len(want) - len(gap)), gap}) // past the end
-	tail := patterned(777, 4)
-	want = append(want, tail...)
-	steps = append(steps, writeStep{int64(len(want) - len(tail)), tail})
-	got := runUpload(t, s, root, steps, func(i int) bool { return i < len(engaged) && engaged[i] })
+	var steps []writeStep
+	for _, st := range pieces(patterned(2*directChunk+5000, 1), 64<<10, 5000) {
+		steps = append(steps, put(len(want), st.data))
+	}
+	engaged := expectDirect(steps)
+	steps = append(steps,
+		put(directChunk+100, patterned(3000, 2)),         // behind the window: written directly before
+		put(len(want)+3*directChunk, patterned(4000, 3)), // far past it
+		put(len(want)-1000, patterned(2000, 4)),          // over bytes staged: ends direct writing
+		put(len(want), patterned(777, 5)))
+	engaged = append(engaged, true, true, false, false)
+	got := runUpload(t, s, root, steps, func(i int) bool { return engaged[i] })
 	if !bytes.Equal(got, want) {
 		t.Errorf("the file differs from the bytes written (%d bytes, want %d)", len(got), len(want))
 	}
@@ -286,5 +290,76 @@ func TestDirectWriteFails(t *testing.T) {
 	}
 	if des, _ := os.ReadDir(root); len(des) != 0 {
 		t.Errorf("left behind: %v", des)
+	}
+}
+
+// TestDirectReordered: writes that arrive a little out of order, as an SFTP client's
+// parallel 32 KiB requests do, stay past the page cache, and the file holds exactly
+// their bytes.
+func TestDirectReordered(t *testing.T) {
+	s, root := newDurable(t)
+	needDirect(t, root)
+	const piece = 32 << 10
+	data := patterned(4*directChunk+3*piece+77, 11)
+	var steps []writeStep
+	r := rand.New(rand.NewPCG(11, 12))
+	for group := 0; group < len(data); group += 8 * piece {
+		var offs []int
+		for off := group; off < min(len(data), group+8*piece); off += piece {
+			offs = append(offs, off)
+		}
+		r.Shuffle(len(offs), func(i, j int) { offs[i], offs[j] = offs[j], offs[i] })
+		for _, off := range offs {
+			steps = append(steps, writeStep{int64(off), data[off:min(len(data), off+piece)]})
+		}
+	}
+	var highest int64
+	got := runUpload(t, s, root, steps, func(i int) bool {
+		highest = max(highest, steps[i].off+int64(len(steps[i].data)))
+		return highest > directFrom
+	})
+	if !bytes.Equal(got, data) {
+		t.Errorf("the file differs from the bytes written (%d bytes, want %d)", len(got), len(data))
+	}
+}
+
+// TestDirectHole: bytes never written inside the window read as zeros after the commit,
+// as in any file written with a gap.
+func TestDirectHole(t *testing.T) {
+	s, root := newDurable(t)
+	needDirect(t, root)
+	head, tail := patterned(directChunk+4096, 13), patterned(5000, 14)
+	want := append(append(append([]byte{}, head...), make([]byte, 70000)...), tail...)
+	steps := []writeStep{{-1, head}, {int64(len(want) - len(tail)), tail}}
+	got := runUpload(t, s, root, steps, func(int) bool { return true })
+	if !bytes.Equal(got, want) {
+		t.Errorf("the file differs from the bytes written (%d bytes, want %d)", len(got), len(want))
+	}
+}
+
+// TestSpans: staged ranges merge with their neighbours and report overlaps.
+func TestSpans(t *testing.T) {
+	var s spans
+	for _, r := range []span{{10, 20}, {30, 40}, {20, 30}, {0, 5}, {5, 10}, {50, 60}} {
+		if s.overlaps(r.from, r.to) {
+			t.Fatalf("%v overlaps %v", r, s)
+		}
+		s.add(r.from, r.to)
+	}
+	if want := (spans{{0, 40}, {50, 60}}); !slices.Equal(s, want) {
+		t.Errorf("spans %v, want %v", s, want)
+	}
+	for _, r := range []span{{39, 41}, {0, 1}, {45, 51}, {59, 70}} {
+		if !s.overlaps(r.from, r.to) {
+			t.Errorf("%v does not overlap %v", r, s)
+		}
+	}
+	if s.overlaps(40, 50) || s.whole() {
+		t.Error("the gap counts as staged")
+	}
+	s.add(40, 50)
+	s.add(60, directChunk)
+	if !s.whole() {
+		t.Errorf("%v is not whole", s)
 	}
 }
