@@ -270,15 +270,17 @@ func (u *Upload) putDirect(d *direct, b []byte, off int64) error {
 // not commit.
 func (u *Upload) endDirect() error {
 	d := u.direct
-	if d == nil || u.werr != nil {
+	if d == nil {
 		return u.werr
 	}
 	u.direct = nil
 	if d.f == nil {
-		return nil
+		return u.werr
 	}
 	defer d.close()
-	u.werr = u.flushStaged(d)
+	if u.werr == nil {
+		u.werr = u.flushStaged(d)
+	}
 	return u.werr
 }
 

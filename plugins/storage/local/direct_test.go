@@ -288,6 +288,9 @@ func TestDirectWriteFails(t *testing.T) {
 	if err := u.Commit(context.Background()); err == nil {
 		t.Error("the upload committed")
 	}
+	if u.direct != nil {
+		t.Error("the direct descriptor was left open")
+	}
 	if des, _ := os.ReadDir(root); len(des) != 0 {
 		t.Errorf("left behind: %v", des)
 	}
