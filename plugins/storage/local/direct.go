@@ -159,13 +159,13 @@ func (u *Upload) stage(d *direct, p []byte, off int64) (staged bool, err error) 
 	}
 	rel := int(off - d.base)
 	for i := range d.win { // check before copying anything
-		from, to := max(rel-i*directChunk, 0), min(rel+len(p)-i*directChunk, directChunk)
+		from, to := chunkPart(i, rel, len(p))
 		if from < to && d.have[i].overlaps(from, to) {
 			return false, nil
 		}
 	}
 	for i := range d.win {
-		from, to := max(rel-i*directChunk, 0), min(rel+len(p)-i*directChunk, directChunk)
+		from, to := chunkPart(i, rel, len(p))
 		if from >= to {
 			continue
 		}
@@ -181,6 +181,12 @@ func (u *Upload) stage(d *direct, p []byte, off int64) (staged bool, err error) 
 		}
 	}
 	return true, nil
+}
+
+// chunkPart returns the part of the window's chunk i that n bytes at window offset rel
+// cover, as offsets in the chunk; from >= to when they miss it.
+func chunkPart(i, rel, n int) (from, to int) {
+	return max(rel-i*directChunk, 0), min(rel+n-i*directChunk, directChunk)
 }
 
 // writeBehind writes p, which lies behind the window, through the page cache, once the
