@@ -9,12 +9,14 @@ import (
 	"hash"
 	"io"
 	"io/fs"
+	"net"
 	"path"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/filegate/filegate/core/internal/iobuf"
+	"github.com/filegate/filegate/core/internal/sendfile"
 	hostapi "github.com/filegate/filegate/hostapi/v1"
 )
 
@@ -119,20 +121,27 @@ func (r *Reader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// WriteTo writes the rest of the file to w. When the storage reads a local file, no
+// WriteTo writes the rest of the file to w. When the storage reads a local file and no
 // byte needs hashing (the journal knows the SHA-256, or the download does not start
-// at 0) and w is an io.ReaderFrom, the file goes to w.ReadFrom: a *net.TCPConn, or a
-// buffered writer over one, sends it with sendfile, without copying it through user
-// space. Otherwise it copies in iobuf.ChunkSize chunks.
+// at 0), the kernel sends it without copying it through user space: to a
+// *net.TCPConn with sendfile.ToTCP, to another io.ReaderFrom (a buffered writer over
+// a connection) with its ReadFrom. Otherwise it copies in iobuf.ChunkSize chunks.
 func (r *Reader) WriteTo(w io.Writer) (int64, error) {
-	if r.file != nil && r.hash == nil {
-		if rf, ok := w.(io.ReaderFrom); ok {
-			n, err := rf.ReadFrom(r.file)
-			r.n += n
-			return n, err
-		}
+	if r.file == nil || r.hash != nil {
+		return iobuf.Copy(w, r)
 	}
-	return iobuf.Copy(w, r)
+	var n int64
+	var err error
+	switch w := w.(type) {
+	case *net.TCPConn:
+		n, err = sendfile.ToTCP(w, r.file)
+	case io.ReaderFrom:
+		n, err = w.ReadFrom(r.file)
+	default:
+		return iobuf.Copy(w, r)
+	}
+	r.n += n
+	return n, err
 }
 
 // Close closes the backend reader and records file.downloaded.

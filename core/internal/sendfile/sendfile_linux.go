@@ -1,0 +1,100 @@
+//go:build linux
+
+package sendfile
+
+import (
+	"io"
+	"net"
+	"runtime"
+	"syscall"
+	"time"
+)
+
+const (
+	// chunk is what one blocking call sends at most: between calls ToTCP lets go of
+	// the descriptor, so a concurrent Close waits for one chunk at most.
+	chunk = 4 << 20
+	// stall is the socket's send timeout during blocking calls: a receiver that
+	// takes no bytes for this long ends blocking sending.
+	stall = 50 * time.Millisecond
+)
+
+// slots holds one token per thread blocked in sendfile.
+var slots = make(chan struct{}, runtime.GOMAXPROCS(0))
+
+// blocking sends src over dst with blocking sendfile calls while every call sends a
+// whole chunk. It returns the bytes sent and whether that reached the end of src.
+// Anything unusual (no slot, no descriptor, an error, a short call: the receiver
+// stalled, a signal, or the end of the file) stops it, and Go's sendfile takes over
+// from the file's offset, reporting errors its own way.
+func blocking(dst *net.TCPConn, src io.Reader) (sent int64, done bool) {
+	sc, ok := src.(syscall.Conn)
+	if !ok {
+		return 0, false
+	}
+	select {
+	case slots <- struct{}{}:
+	default:
+		return 0, false
+	}
+	defer func() { <-slots }()
+	file, err := sc.SyscallConn()
+	if err != nil {
+		return 0, false
+	}
+	conn, err := dst.SyscallConn()
+	if err != nil || setSendTimeout(conn, stall) != nil {
+		return 0, false
+	}
+	defer setSendTimeout(conn, 0)
+	for {
+		n, err := sendChunk(conn, file)
+		sent += int64(n)
+		switch {
+		case err != nil:
+			return sent, false
+		case n == 0:
+			return sent, true
+		case n < chunk:
+			return sent, false
+		}
+	}
+}
+
+// sendChunk makes one blocking sendfile call of at most chunk bytes from the file's
+// offset, with the connection's descriptor in blocking mode only for that call.
+func sendChunk(conn, file syscall.RawConn) (int, error) {
+	var n int
+	var err error
+	cerr := conn.Control(func(out uintptr) {
+		ferr := file.Control(func(in uintptr) {
+			if err = syscall.SetNonblock(int(out), false); err != nil {
+				return
+			}
+			n, err = syscall.Sendfile(int(out), int(in), nil, chunk)
+			if rerr := syscall.SetNonblock(int(out), true); err == nil {
+				err = rerr
+			}
+		})
+		if err == nil {
+			err = ferr
+		}
+	})
+	if err == nil {
+		err = cerr
+	}
+	return max(n, 0), err
+}
+
+// setSendTimeout sets the socket's SO_SNDTIMEO (0: none).
+func setSendTimeout(conn syscall.RawConn, d time.Duration) error {
+	tv := syscall.NsecToTimeval(d.Nanoseconds())
+	var err error
+	cerr := conn.Control(func(fd uintptr) {
+		err = syscall.SetsockoptTimeval(int(fd), syscall.SOL_SOCKET, syscall.SO_SNDTIMEO, &tv)
+	})
+	if err == nil {
+		err = cerr
+	}
+	return err
+}
