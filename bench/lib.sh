@@ -109,6 +109,11 @@ key = "$work/tls.key"
 [sftp]
 listen = "127.0.0.1:$FG_SFTP_PORT"
 TOML
+  # FILEGATE_PASSWORD_CACHE=0s: every FTP login derives its argon2id hash; unset: the
+  # default cache.
+  if [ -n "${FILEGATE_PASSWORD_CACHE:-}" ]; then
+    printf '[security]\npassword_cache = "%s"\n' "$FILEGATE_PASSWORD_CACHE" >>"$work/fg/gateway.toml"
+  fi
   # FILEGATE_SYNC=none: the local backend's sync = "none" (no flush at commit, like vsftpd
   # and nginx); unset: its durable default.
   if [ -n "${FILEGATE_SYNC:-}" ]; then
@@ -562,6 +567,11 @@ fig_ftp_down() {
   [ -n "$url" ] || return 0
   ticked "${VS_PID:-0}" "$1" curl -sSf "${FTP_TLS[@]}" -o /dev/null -w "$CURL_W" "$url/big.bin"
   VAL=$(mb "$VAL")
+}
+fig_ftp_login() { # a session without a transfer: connect, log in, SIZE and MDTM (curl -I)
+  local url; url=$(ftp_url "$1") || true
+  [ -n "$url" ] || return 0
+  VAL=$(curl -sSf "${FTP_TLS[@]}" -I -o /dev/null -w '%{time_total}' "$url/big.bin" | awk '{printf "%.1f", $1 * 1000}')
 }
 
 # ---- HTTP figures (curl; Filegate REST vs nginx; SFTPGo WebDAV) -----------------------------

@@ -37,6 +37,9 @@ type Service struct {
 	// nil skips it.
 	EnsureDir func(ctx context.Context, t store.Tenant, dir string) error
 	Now       func() time.Time
+	// Passwords checks FTP account passwords at login, remembering recent matches;
+	// nil derives every time.
+	Passwords *auth.PasswordCache
 }
 
 func (s *Service) now() time.Time {

@@ -38,7 +38,7 @@ func (s *Service) LoginFTPAccount(ctx context.Context, username string, cred Cre
 	}
 	switch {
 	case cred.Password != nil:
-		if a.PasswordHash == "" || !auth.CheckPassword(a.PasswordHash, *cred.Password) {
+		if a.PasswordHash == "" || !s.Passwords.Check(a.PasswordHash, *cred.Password) {
 			return a, store.Tenant{}, fmt.Errorf("%w: wrong password for %q", ErrUnauthorized, username)
 		}
 	case cred.PublicKey != nil:

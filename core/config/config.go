@@ -72,11 +72,15 @@ type Store struct {
 	DSN    string `toml:"dsn"`    // for sqlite, a file path (default DATA_DIR/filegate.db)
 }
 
-// Security configures brute-force protection.
+// Security configures brute-force protection and the password cache.
 type Security struct {
 	BanThreshold int      `toml:"ban_threshold"` // failed logins per IP within BanWindow
 	BanWindow    Duration `toml:"ban_window"`
 	BanTime      Duration `toml:"ban_time"`
+	// PasswordCache is how long a password that matched an account's stored hash is
+	// accepted again without another argon2id derivation (auth.PasswordCache); "0s"
+	// turns the cache off. Default 5m.
+	PasswordCache Duration `toml:"password_cache"`
 }
 
 // Storage is one [[storage]] backend.
@@ -138,6 +142,9 @@ func Parse(text, path string) (*Config, error) {
 		}
 	}
 	c.path = path
+	if !md.IsDefined("security", "password_cache") {
+		c.Security.PasswordCache = Duration(5 * time.Minute) // 0 is a choice: no cache
+	}
 	c.applyDefaults()
 	if err := c.validate(); err != nil {
 		return nil, fmt.Errorf("config %s: %w", path, err)
@@ -252,6 +259,9 @@ func (c *Config) validate() error {
 	}
 	if c.HTTP.RateLimit < 0 {
 		return fmt.Errorf("http.rate_limit = %d: must be >= 0", c.HTTP.RateLimit)
+	}
+	if c.Security.PasswordCache < 0 {
+		return fmt.Errorf("security.password_cache = %s: must not be negative (\"0s\" turns the cache off)", c.Security.PasswordCache.D())
 	}
 	seen := map[string]bool{}
 	for i, s := range c.Storage {

@@ -24,6 +24,25 @@ func TestDefaultIsTheRepositoryGatewayToml(t *testing.T) {
 	}
 }
 
+func TestPasswordCacheSetting(t *testing.T) {
+	for text, want := range map[string]time.Duration{
+		"":                                       5 * time.Minute, // absent: the default
+		"[security]\npassword_cache = \"0s\"\n":  0,               // off, not "unset"
+		"[security]\npassword_cache = \"90s\"\n": 90 * time.Second,
+	} {
+		c, err := Parse(text, "gateway.toml")
+		if err != nil {
+			t.Fatalf("%q: %v", text, err)
+		}
+		if got := c.Security.PasswordCache.D(); got != want {
+			t.Errorf("%q: password_cache = %v, want %v", text, got, want)
+		}
+	}
+	if got := Default("/srv/fg").Security.PasswordCache.D(); got != 5*time.Minute {
+		t.Errorf("gateway.toml: password_cache = %v, want 5m", got)
+	}
+}
+
 func TestStrictDecoding(t *testing.T) {
 	for text, want := range map[string]string{
 		"[http]\nlisen = \"x\"\n":               "unknown key http.lisen",
@@ -40,6 +59,7 @@ func TestStrictDecoding(t *testing.T) {
 		"[[storage]]\nname = \"a\"\nplugin = \"local\"\n[[storage]]\nname = \"a\"\nplugin = \"local\"\n": "used twice",
 		"[[storage]]\nname = \"a\"\nplugin = \"s3\"\nlisting = \"cached\"\n":                             "listing",
 		"[[storage]]\nname = \"a\"\nplugin = \"x.wasm\"\ntimeout = \"-1s\"\n":                            "timeout = -1s: must not be negative",
+		"[security]\npassword_cache = \"-1m\"\n":                                                         "password_cache = -1m0s: must not be negative",
 	} {
 		_, err := Parse(text, "gateway.toml")
 		if err == nil || !strings.Contains(err.Error(), want) {

@@ -288,3 +288,37 @@ func TestInterruptedUpload(t *testing.T) {
 		t.Errorf("file.uploaded recorded for an interrupted upload: %+v", ups)
 	}
 }
+
+// TestRememberedPasswords logs in again and again, as clients that open a session per
+// file do, while the account changes: the password cache (on by default) must follow
+// the store at once.
+func TestRememberedPasswords(t *testing.T) {
+	t.Parallel()
+	clienttest.Need(t, "curl")
+	e := clienttest.Start(t, nil)
+	if e.G.Accounts.Passwords == nil {
+		t.Fatal("the default configuration has no password cache")
+	}
+	id := e.CreateAccount(t, map[string]any{"Username": "cam"})
+	list := func(password string, fail bool) {
+		t.Helper()
+		u := url.URL{Scheme: "ftp", User: url.UserPassword("cam", password), Host: e.FTPAddr(), Path: "/"}
+		clienttest.Run(t, "", fail, "curl", "-sS", "--fail", "-l", u.String())
+	}
+	list(clienttest.Password, false)
+	list(clienttest.Password, false) // remembered
+	var rotated struct{ Password string }
+	if s := e.Do("POST", fmt.Sprintf("/ftpaccounts/id/%d/rotate-password", id), e.Token(), nil, &rotated); s != 200 {
+		t.Fatalf("rotate-password: %d", s)
+	}
+	list(clienttest.Password, true) // the old password stops working at once
+	list(rotated.Password, false)
+	list(rotated.Password, false)
+	if s := e.Do("PUT", fmt.Sprintf("/ftpaccounts/id/%d", id), e.Token(), map[string]any{"Enabled": false}, nil); s != 200 {
+		t.Fatalf("disable: %d", s)
+	}
+	list(rotated.Password, true) // a remembered password does not outlive the account
+	if fails := e.Events(t, hostapi.EventLoginFailed); len(fails) != 2 {
+		t.Errorf("%d login.failed events, want 2", len(fails))
+	}
+}

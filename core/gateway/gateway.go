@@ -68,7 +68,8 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Gateway, 
 		st.Close()
 		return nil, err
 	}
-	g.Accounts = &accounts.Service{Store: st, Tokens: auth.NewTokens(key, cfg.HTTP.TokenTTL.D()), EnsureDir: g.ensureDir}
+	g.Accounts = &accounts.Service{Store: st, Tokens: auth.NewTokens(key, cfg.HTTP.TokenTTL.D()), EnsureDir: g.ensureDir,
+		Passwords: auth.NewPasswordCache(cfg.Security.PasswordCache.D())}
 	sec := cfg.Security
 	g.Guard = guard.New(sec.BanThreshold, sec.BanWindow.D(), sec.BanTime.D())
 	g.Guard.OnBan = g.banned
