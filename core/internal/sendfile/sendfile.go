@@ -23,8 +23,9 @@ import (
 // any, goes through dst.ReadFrom (Go's sendfile), as does everything else.
 //
 // During a blocking call the connection's descriptor is in blocking mode and a Close of
-// dst from another goroutine waits for that call to end (4 MiB at most, or 50 ms
-// without progress). No other goroutine may read or write dst meanwhile.
+// dst from another goroutine waits for that call to end: calls are sized to last about
+// 100 ms at the receiver's pace (4 MiB the first, 256 KiB at least), and a receiver that takes nothing for
+// 50 ms ends one. No other goroutine may read or write dst meanwhile.
 func ToTCP(dst *net.TCPConn, src io.Reader) (int64, error) {
 	n, done := blocking(dst, src)
 	if done {

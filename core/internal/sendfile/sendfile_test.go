@@ -96,7 +96,8 @@ func checkRestored(t *testing.T, c *net.TCPConn) {
 }
 
 func TestToTCP(t *testing.T) {
-	for _, size := range []int{0, 1, chunk - 1, chunk, chunk + 1, 2*chunk + 12345} {
+	// Around the first call's size, and far past it (later calls are sized by the pace).
+	for _, size := range []int{0, 1, firstChunk - 1, firstChunk, firstChunk + 1, 2*firstChunk + 12345, 48<<20 + 3} {
 		for _, offset := range []int{0, 4097} {
 			if offset > size {
 				continue
@@ -126,10 +127,29 @@ func TestToTCP(t *testing.T) {
 	}
 }
 
+func TestNextChunk(t *testing.T) {
+	for _, tc := range []struct {
+		n    int
+		d    time.Duration
+		want int
+	}{
+		{firstChunk, 2 * time.Millisecond, 50 * firstChunk}, // 2 GiB/s: 100 ms worth
+		{firstChunk, 800 * time.Millisecond, 512 << 10},     // 5 MiB/s: 100 ms worth
+		{firstChunk, 10 * time.Second, minChunk},            // slower: bounded below
+		{200 << 20, 10 * time.Millisecond, maxChunk},        // very fast: bounded
+		{firstChunk, 0, maxChunk},                           // no measurable time
+		{200 << 20, 100 * time.Millisecond, 200 << 20},      // on pace: the same again
+	} {
+		if got := nextChunk(tc.n, tc.d); got != tc.want {
+			t.Errorf("nextChunk(%d, %v) = %d, want %d", tc.n, tc.d, got, tc.want)
+		}
+	}
+}
+
 // A receiver that stops reading ends blocking sending; Go's sendfile sends the rest
 // from where it stopped.
 func TestStalledReceiver(t *testing.T) {
-	f, data := randomFile(t, 16*chunk)
+	f, data := randomFile(t, 16*firstChunk)
 	server, client := pair(t)
 	got := make(chan []byte, 1)
 	go func() {
@@ -165,7 +185,7 @@ func TestFallback(t *testing.T) {
 				slots <- struct{}{}
 				defer func() { <-slots }()
 			}
-			f, data := randomFile(t, chunk+7)
+			f, data := randomFile(t, firstChunk+7)
 			var src io.Reader = f
 			if taken == 0 {
 				src = bytes.NewReader(data)
