@@ -6,20 +6,18 @@ import (
 	"encoding/hex"
 	"math/rand/v2"
 	"testing"
-
-	"github.com/filegate/filegate/core/internal/iobuf"
 )
 
 // TestHasher feeds a hasher writes of every size around its chunk size, with resets and
 // intermediate sums, and compares each sum with crypto/sha256's.
 func TestHasher(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	data := make([]byte, 5*iobuf.ChunkSize+12345)
+	data := make([]byte, 5*hashChunk+12345)
 	for i := range data {
 		data[i] = byte(rng.Uint32())
 	}
 	want := func(b []byte) string { s := sha256.Sum256(b); return hex.EncodeToString(s[:]) }
-	sizes := []int{1, 100, 4096, 32 << 10, iobuf.ChunkSize - 1, iobuf.ChunkSize, iobuf.ChunkSize + 1, 3 * iobuf.ChunkSize}
+	sizes := []int{1, 100, 4096, 32 << 10, hashChunk - 1, hashChunk, hashChunk + 1, 3 * hashChunk}
 	for _, size := range sizes {
 		h := newHasher()
 		for off := 0; off < len(data); off += size {
@@ -55,7 +53,7 @@ func TestHasherSmallFileNoGoroutine(t *testing.T) {
 // can be called on a hasher that never started one.
 func TestHasherCloseWhileHashing(t *testing.T) {
 	h := newHasher()
-	h.Write(make([]byte, 3*iobuf.ChunkSize+5))
+	h.Write(make([]byte, 3*hashChunk+5))
 	h.close()
 	if h.owned != 0 || h.spare != nil {
 		t.Fatalf("after close: %d chunks owned, %d spare", h.owned, len(h.spare))

@@ -9,7 +9,6 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"github.com/filegate/filegate/core/internal/iobuf"
 	"github.com/filegate/filegate/core/vfs"
 )
 
@@ -62,7 +61,7 @@ func sha(b []byte) string {
 // TestReadFrom uploads through Writer.ReadFrom, alone and mixed with Write and WriteAt,
 // and checks that the file holds the bytes and its event their SHA-256.
 func TestReadFrom(t *testing.T) {
-	data := testData(3*iobuf.ChunkSize + 12345)
+	data := testData(3*vfs.HashChunk + 12345)
 	backends(t, func(t *testing.T, e *env) {
 		for _, tc := range []struct {
 			name  string
@@ -79,7 +78,7 @@ func TestReadFrom(t *testing.T) {
 				}
 			}},
 			{"after and before Write", func(t *testing.T, w *vfs.Writer) {
-				a, b, c := 1000, iobuf.ChunkSize+5000, 2*iobuf.ChunkSize+7
+				a, b, c := 1000, vfs.HashChunk+5000, 2*vfs.HashChunk+7
 				mustWrite(t, w, data[:a])
 				if _, err := w.ReadFrom(newChoppy(data[a:b], 3)); err != nil {
 					t.Fatal(err)
@@ -134,7 +133,7 @@ func mustWrite(t *testing.T, w *vfs.Writer, b []byte) {
 // TestReadFromReadError: an error from the reader comes back as it is, after the bytes
 // before it were written, and an aborted upload leaves nothing.
 func TestReadFromReadError(t *testing.T) {
-	data := testData(iobuf.ChunkSize + 999)
+	data := testData(vfs.HashChunk + 999)
 	broken := errors.New("connection reset")
 	backends(t, func(t *testing.T, e *env) {
 		w, err := e.fs.Create(t.Context(), "broken.bin", vfs.CreateOptions{})
@@ -161,7 +160,7 @@ func TestReadFromReadError(t *testing.T) {
 // held then): the event's SHA-256 is that of the bytes stored after Writes made in
 // between, and an Abort ends ReadFrom cleanly.
 func TestReadFromConcurrent(t *testing.T) {
-	data := testData(2*iobuf.ChunkSize + 321)
+	data := testData(2*vfs.HashChunk + 321)
 	backends(t, func(t *testing.T, e *env) {
 		t.Run("Write inside a read", func(t *testing.T) {
 			w, err := e.fs.Create(t.Context(), "mixed.bin", vfs.CreateOptions{Overwrite: true})
@@ -201,7 +200,7 @@ func TestReadFromConcurrent(t *testing.T) {
 				_, err := w.ReadFrom(pr)
 				done <- err
 			}()
-			pw.Write(data[:iobuf.ChunkSize+10]) // one chunk written, ReadFrom waits for more
+			pw.Write(data[:vfs.HashChunk+10]) // one chunk written, ReadFrom waits for more
 			if err := w.Abort(); err != nil {
 				t.Fatal(err)
 			}

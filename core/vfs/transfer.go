@@ -336,7 +336,7 @@ func (w *Writer) appendRead(buf []byte, m int) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.done { // committed or aborted meanwhile: the hash is closed
-		iobuf.Put(buf)
+		hashBufs.Put(buf)
 		return 0, w.t.deny("write", fs.ErrClosed)
 	}
 	var n int

@@ -47,3 +47,18 @@ func TestCopyErrors(t *testing.T) {
 type failWriter struct{ err error }
 
 func (f failWriter) Write([]byte) (int, error) { return 0, f.err }
+
+func TestPool(t *testing.T) {
+	p := NewPool(1000)
+	b := p.Get()
+	if len(b) != 1000 || cap(b) != 1000 {
+		t.Fatalf("Get: len %d cap %d, want 1000", len(b), cap(b))
+	}
+	p.Put(b[:10]) // a resliced buffer comes back whole
+	p.Put(make([]byte, 999))
+	for range 100 { // whatever the pool keeps, every buffer has its size
+		if b := p.Get(); len(b) != 1000 {
+			t.Fatalf("Get after Put: len %d, want 1000", len(b))
+		}
+	}
+}
