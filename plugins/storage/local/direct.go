@@ -25,28 +25,14 @@ import (
 // in flight). A write over bytes staged, a ReadAt, or a file system that refuses
 // O_DIRECT ends direct writing: the staged bytes are written, and the rest of the
 // upload goes through the page cache.
-//
-// Chunks are 4 MiB: against 1 MiB, BenchmarkUploadCommit ("commit") wrote 940-981
-// MB/s against 735-859 with 0.83-0.86 s of user CPU per GiB against 1.03-1.13, and an
-// FTPS upload on this VM took 10-22 % less CPU and ran 8-20 % faster (fewer writes,
-// each of which parks a thread in the kernel and sets Go's scheduler monitor polling),
-// at 12 MiB staged per upload (the window and the chunk being written). At most
-// maxDirectUploads uploads stage at once; the others go through the page cache, so the
-// memory stays bounded however many clients upload.
 const (
-	directChunk  = 4 << 20
+	directChunk  = 1 << 20
 	directWindow = 2 * directChunk
 	directFrom   = directChunk
-	// maxDirectUploads bounds the uploads writing past the page cache at once: 16 of
-	// 12 MiB, 192 MiB of buffers at most.
-	maxDirectUploads = 16
 	// directAlign is the alignment O_DIRECT needs of offsets, lengths and memory: the
 	// logical block size, 512 or 4096 bytes on today's disks.
 	directAlign = 4096
 )
-
-// directUploads holds a token for each upload writing past the page cache.
-var directUploads = make(chan struct{}, maxDirectUploads)
 
 // directBufs holds directChunk buffers aligned to directAlign.
 var directBufs = sync.Pool{New: func() any {
@@ -152,9 +138,9 @@ func (u *Upload) writeBuffered(p []byte, off int64) (int, error) {
 // bytes staged before.
 func (u *Upload) stage(d *direct, p []byte, off int64) (staged bool, err error) {
 	if d.f == nil {
-		f, err := startDirect(u.dir, u.tmp)
+		f, err := openDirect(u.dir, u.tmp)
 		if err != nil {
-			u.direct = nil // the file system refuses, or enough uploads stage: the page cache serves the rest
+			u.direct = nil // the file system refuses: the page cache serves the rest
 			return false, nil
 		}
 		d.f, d.base = f, directFrom
@@ -318,25 +304,7 @@ func (u *Upload) flushStaged(d *direct) error {
 	return nil
 }
 
-// errDirectBusy says maxDirectUploads uploads write past the page cache already.
-var errDirectBusy = errors.New("local: enough uploads write past the page cache")
-
-// startDirect takes a token of directUploads and opens the file again with O_DIRECT.
-func startDirect(dir *os.Root, name string) (*os.File, error) {
-	select {
-	case directUploads <- struct{}{}:
-	default:
-		return nil, errDirectBusy
-	}
-	f, err := openDirect(dir, name)
-	if err != nil {
-		<-directUploads
-	}
-	return f, err
-}
-
-// close waits for the chunk being written and releases the descriptor, the buffers and
-// the token.
+// close waits for the chunk being written and releases the descriptor and the buffers.
 func (d *direct) close() {
 	if d.f == nil {
 		return
@@ -350,5 +318,4 @@ func (d *direct) close() {
 		}
 	}
 	d.f = nil
-	<-directUploads
 }
