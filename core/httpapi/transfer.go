@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/filegate/filegate/core/internal/iobuf"
+	"github.com/filegate/filegate/core/internal/sendfile"
 	"github.com/filegate/filegate/core/vfs"
 	hostapi "github.com/filegate/filegate/hostapi/v1"
 	"github.com/valyala/fasthttp"
@@ -392,8 +393,8 @@ func (a *API) downloadSingle(c *call) error {
 	c.ctx.SetContentType(ct)
 	h.Set("Content-Disposition", contentDisposition(path.Base(p)))
 	c.ctx.SetStatusCode(status)
-	_, plain := c.ctx.Conn().(*net.TCPConn)
-	c.ctx.SetBodyStream(&rangeReader{rc: rc, left: length, toEOF: start+length == fi.Size, plain: plain}, int(length))
+	tcp, _ := c.ctx.Conn().(*net.TCPConn)
+	c.ctx.SetBodyStream(&rangeReader{rc: rc, left: length, toEOF: start+length == fi.Size, tcp: tcp}, int(length))
 	return nil
 }
 
@@ -401,8 +402,8 @@ func (a *API) downloadSingle(c *call) error {
 type rangeReader struct {
 	rc    *vfs.Reader
 	left  int64
-	toEOF bool // the range ends at the end of the file
-	plain bool // the connection is a plain *net.TCPConn (no TLS): sendfile can reach it
+	toEOF bool         // the range ends at the end of the file
+	tcp   *net.TCPConn // the connection when it is plain TCP (no TLS): sendfile can reach it
 }
 
 func (r *rangeReader) Read(p []byte) (int, error) {
@@ -419,11 +420,13 @@ func (r *rangeReader) Read(p []byte) (int, error) {
 
 // WriteTo sends the range. One that runs to the end of the file over a plain TCP
 // connection goes through vfs.Reader.WriteTo, which hands a local file to fasthttp's
-// body writer (sendfile; the writer stops at Content-Length even if the file grew).
-// Any other is copied in large chunks: fasthttp's own copy uses 4 KiB, which costs a
-// write system call per 4 KiB, and over TLS its ReadFrom would too.
+// body writer (sendfile; the writer stops at Content-Length even if the file grew),
+// with the connection corked so that every segment is full. Any other is copied in
+// large chunks: fasthttp's own copy uses 4 KiB, which costs a write system call per
+// 4 KiB, and over TLS its ReadFrom would too.
 func (r *rangeReader) WriteTo(w io.Writer) (int64, error) {
-	if r.plain && r.toEOF {
+	if r.tcp != nil && r.toEOF {
+		defer sendfile.Cork(r.tcp)()
 		n, err := r.rc.WriteTo(w)
 		r.left -= n
 		return n, err

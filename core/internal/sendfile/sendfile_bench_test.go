@@ -58,9 +58,10 @@ func sink(addr string) error {
 }
 
 // BenchmarkToTCP sends a 256 MiB file in the page cache to a receiver in another
-// process: ToTCP ("blocking") against Go's sendfile alone (TCPConn.ReadFrom, "go"). Run
-// the two alternately (-test.bench 'ToTCP/blocking$', then 'ToTCP/go$') and compare
-// within one run: loopback throughput on a shared machine swings between runs.
+// process: ToTCP ("blocking") against Go's sendfile alone (TCPConn.ReadFrom, "go") and
+// corked ("go-corked", as an HTTP download goes). Run them alternately (-test.bench
+// 'ToTCP/blocking$', then 'ToTCP/go$', ...) and compare within one run: loopback
+// throughput on a shared machine swings between runs.
 func BenchmarkToTCP(b *testing.B) {
 	const size = 256 << 20
 	f, _ := randomFile(b, size)
@@ -70,6 +71,10 @@ func BenchmarkToTCP(b *testing.B) {
 	}{
 		{"blocking", func(c *net.TCPConn, f *os.File) (int64, error) { return ToTCP(c, f) }},
 		{"go", func(c *net.TCPConn, f *os.File) (int64, error) { return c.ReadFrom(f) }},
+		{"go-corked", func(c *net.TCPConn, f *os.File) (int64, error) {
+			defer Cork(c)()
+			return c.ReadFrom(f)
+		}},
 	} {
 		b.Run(v.name, func(b *testing.B) {
 			b.SetBytes(size)

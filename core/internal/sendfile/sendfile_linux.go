@@ -119,3 +119,19 @@ func setSendTimeout(conn syscall.RawConn, d time.Duration) error {
 	}
 	return err
 }
+
+// setCork sets or clears the socket's TCP_CORK.
+func setCork(conn syscall.RawConn, on bool) error {
+	v := 0
+	if on {
+		v = 1
+	}
+	var err error
+	cerr := conn.Control(func(fd uintptr) {
+		err = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_TCP, syscall.TCP_CORK, v)
+	})
+	if err == nil {
+		err = cerr
+	}
+	return err
+}

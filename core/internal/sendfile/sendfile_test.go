@@ -70,7 +70,7 @@ func readAll(c net.Conn) <-chan []byte {
 }
 
 // checkRestored fails unless c's descriptor is non-blocking again with no send
-// timeout, as Go's network poller needs it.
+// timeout, as Go's network poller needs it, and uncorked.
 func checkRestored(t *testing.T, c *net.TCPConn) {
 	t.Helper()
 	raw, err := c.SyscallConn()
@@ -92,6 +92,9 @@ func checkRestored(t *testing.T, c *net.TCPConn) {
 	}
 	if tv.Sec != 0 || tv.Usec != 0 {
 		t.Errorf("the connection was left with a send timeout of %v", tv)
+	}
+	if corked(t, c) {
+		t.Error("the connection was left corked")
 	}
 }
 
@@ -125,6 +128,44 @@ func TestToTCP(t *testing.T) {
 			}
 		}
 	}
+}
+
+// corked says whether c's TCP_CORK is set.
+func corked(t *testing.T, c *net.TCPConn) bool {
+	t.Helper()
+	raw, err := c.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v int
+	raw.Control(func(fd uintptr) { v, err = unix.GetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_CORK) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v != 0
+}
+
+func TestCork(t *testing.T) {
+	server, client := pair(t)
+	got := readAll(client)
+	uncork := Cork(server)
+	if !corked(t, server) {
+		t.Fatal("Cork did not cork the connection")
+	}
+	if _, err := server.Write([]byte("held")); err != nil {
+		t.Fatal(err)
+	}
+	uncork()
+	if corked(t, server) {
+		t.Fatal("uncork left the connection corked")
+	}
+	server.CloseWrite()
+	if b := <-got; string(b) != "held" {
+		t.Errorf("received %q, want %q", b, "held")
+	}
+	// A connection that cannot be corked any more is left alone.
+	server.Close()
+	Cork(server)()
 }
 
 func TestNextChunk(t *testing.T) {
