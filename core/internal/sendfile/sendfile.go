@@ -40,9 +40,9 @@ func ToTCP(dst *net.TCPConn, src io.Reader) (int64, error) {
 // Cork makes dst hold back a partly filled segment until it fills or the connection is
 // uncorked (TCP_CORK, what nginx's tcp_nopush sets around its sendfile calls), and
 // returns the function that uncorks it, which sends what is held at once. Sending a
-// file corked, every segment is full: on loopback an HTTP download ran 0.70 of nginx's
-// speed uncorked and 1.00 corked, in the same rounds (bench/README.md). A connection
-// that cannot be corked sends as before.
+// file corked, every segment is full: on loopback an HTTP download ran 0.70-0.82 of
+// nginx's speed uncorked and 1.00 corked, in the same rounds (bench/README.md). A
+// connection that cannot be corked sends as before.
 func Cork(dst *net.TCPConn) (uncork func()) {
 	raw, err := dst.SyscallConn()
 	if err != nil || setCork(raw, true) != nil {
