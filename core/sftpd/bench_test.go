@@ -58,6 +58,7 @@ type transferVariant struct {
 	name         string
 	allocPackets bool // Server.allocPackets
 	writeEach    bool // Server.writeEach
+	lingerBatch  int  // Server.lingerBatch
 	gcPercent    int  // debug.SetGCPercent during the run; 0 leaves the default
 	memLimit     int64
 }
@@ -68,7 +69,8 @@ var transferVariants = []transferVariant{
 	{name: "alloc", allocPackets: true, writeEach: true}, // pkg/sftp's defaults
 	{name: "each", writeEach: true},                      // packet allocator, a write per packet
 	{name: "cork-alloc", allocPackets: true},             // corkConn, a new buffer per packet
-	{name: "cork"},                                       // the default: packet allocator, corkConn
+	{name: "cork16k", lingerBatch: sendAtOnce},           // corkConn, READ data replies sent one by one
+	{name: "cork"}, // the default: packet allocator, corkConn
 	{name: "cork-gc400", gcPercent: 400},
 	{name: "cork-gcoff-limit256", gcPercent: -1, memLimit: 256 << 20},
 }
@@ -149,7 +151,7 @@ func BenchmarkOpenSSHTransfer(b *testing.B) {
 			}
 			for _, v := range transferVariants {
 				b.Run(cipher[:6]+"/"+dirn+"/"+v.name, func(b *testing.B) {
-					srv.allocPackets, srv.writeEach = v.allocPackets, v.writeEach
+					srv.allocPackets, srv.writeEach, srv.lingerBatch = v.allocPackets, v.writeEach, v.lingerBatch
 					if v.gcPercent != 0 {
 						defer debug.SetGCPercent(debug.SetGCPercent(v.gcPercent))
 					}

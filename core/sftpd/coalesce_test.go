@@ -188,3 +188,75 @@ func TestLingerWhileRequestsQueued(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// TestLingerBatchesDataReplies: while the server owes more replies (requests read and
+// not answered), whole READ data replies wait for the next ones up to corkConn.batch
+// bytes and go out together; the last owed one goes out at once, and a reply whose
+// successor never comes goes out after maxHold.
+func TestLingerBatchesDataReplies(t *testing.T) {
+	rc := &recordConn{}
+	cc := newCorkConn(rc)
+	cc.hold = time.Hour
+	var asked []byte
+	for id := range 5 {
+		asked = append(asked, 0, 0, 0, 5, 5, 0, 0, 0, byte(id)) // READ requests, cut short
+	}
+	requests := &readAhead{src: bytes.NewReader(asked), beforeSrc: cc.release}
+	ch := &sftpChannel{ReadWriteCloser: channelReadAhead{packetChannel{cc}, requests}, conn: cc, requests: requests}
+	for n := 0; n < len(asked); {
+		k, err := ch.Read(make([]byte, 4)) // pkg/sftp reads a length, then the rest
+		if err != nil {
+			t.Fatal(err)
+		}
+		n += k
+	}
+	if got := ch.pending.Load(); got != 5 {
+		t.Fatalf("pending = %d after 5 requests, want 5", got)
+	}
+
+	var replies [][]byte
+	for i := range 5 {
+		header, data := message(32<<10 + i)
+		replies = append(replies, append(header, data...))
+	}
+	perBatch := int(cc.batch.Load()) / len(replies[0]) // replies that fit under batch; the next sends them
+	if perBatch >= len(replies)-1 {
+		t.Fatalf("batch %d too large for this test", cc.batch.Load())
+	}
+	for i, r := range replies {
+		if _, err := ch.Write(r); err != nil {
+			t.Fatal(err)
+		}
+		w := rc.take()
+		switch {
+		case i < perBatch && len(w) != 0:
+			t.Fatalf("reply %d of %d owed sent at once (%d writes), want held", i+1, len(replies), len(w))
+		case i == perBatch && (len(w) != 1 || !bytes.Equal(w[0], bytes.Join(replies[:i+1], nil))):
+			t.Fatalf("reply %d: %d writes, want 1 with replies 1 to %d", i+1, len(w), i+1)
+		case i == len(replies)-1 && (len(w) != 1 || !bytes.Equal(w[0], bytes.Join(replies[perBatch+1:], nil))):
+			t.Fatalf("last owed reply: %d writes, want 1 with the rest", len(w))
+		}
+	}
+
+	// Owed a reply that never comes: the one before it goes out after hold.
+	cc.hold = time.Millisecond
+	ch.pending.Add(3) // two more owed after it: the second reply below is not the last
+	ch.Write(replies[0])
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		w := rc.take()
+		if len(w) == 1 && bytes.Equal(w[0], replies[0]) {
+			break
+		}
+		if len(w) != 0 || time.Now().After(deadline) {
+			t.Fatalf("held reply not sent on its own: %d writes", len(w))
+		}
+		time.Sleep(time.Millisecond)
+	}
+	// The batch the timer had to send ends batching on this connection (a client
+	// window smaller than a batch would make every one wait for the timer).
+	ch.Write(replies[1])
+	if w := rc.take(); len(w) != 1 || !bytes.Equal(w[0], replies[1]) {
+		t.Fatalf("after a timed-out batch, an owed reply: %d writes, want it sent at once", len(w))
+	}
+}

@@ -53,6 +53,7 @@ type Server struct {
 	log          *slog.Logger
 	allocPackets bool // allocate each packet instead of pkg/sftp's allocator (see serveSFTP; benchmark baseline)
 	writeEach    bool // send each of x/crypto's writes at once, without corkConn (benchmark baseline)
+	lingerBatch  int  // corkConn.batch when not 0 (benchmark variants)
 }
 
 // New returns a server presenting hostKeys.
@@ -137,6 +138,9 @@ func (s *Server) serveConn(ctx context.Context, nc net.Conn) {
 	var cc *corkConn // nil: the SFTP layer cannot hold writes back
 	if !s.writeEach {
 		cc = newCorkConn(nc)
+		if s.lingerBatch != 0 {
+			cc.batch.Store(int64(s.lingerBatch))
+		}
 		nc = cc
 	}
 	var fsys *vfs.FS // set by a successful password login
