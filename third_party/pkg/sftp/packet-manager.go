@@ -122,13 +122,24 @@ func (s *packetManager) workerChan(runWorker func(chan orderedRequest),
 	cmdChan := make(chan orderedRequest)
 	runWorker(cmdChan)
 
+	// Filegate: writes have a worker of their own and reach the handler in the
+	// order they came, so a file sent in order is written in order: an upload is one
+	// sequential stream, which the server checksums and writes without copying
+	// writes that arrive ahead of their turn (with the pool, about half did).
+	writeChan := make(chan orderedRequest, SftpServerWorkerCount)
+	runWorker(writeChan)
+
 	pktChan := make(chan orderedRequest, SftpServerWorkerCount)
 	go func() {
 		for pkt := range pktChan {
 			switch pkt.requestPacket.(type) {
-			case *sshFxpReadPacket, *sshFxpWritePacket:
+			case *sshFxpReadPacket:
 				s.incomingPacket(pkt)
 				rwChan <- pkt
+				continue
+			case *sshFxpWritePacket:
+				s.incomingPacket(pkt)
+				writeChan <- pkt
 				continue
 			case *sshFxpClosePacket:
 				// wait for reads/writes to finish when file is closed
@@ -140,6 +151,7 @@ func (s *packetManager) workerChan(runWorker func(chan orderedRequest),
 			cmdChan <- pkt
 		}
 		close(rwChan)
+		close(writeChan)
 		close(cmdChan)
 		s.close()
 	}()
