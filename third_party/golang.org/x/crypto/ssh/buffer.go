@@ -24,8 +24,9 @@ type buffer struct {
 
 // An element represents a single link in a linked list.
 type element struct {
-	buf  []byte
-	next *element
+	buf    []byte
+	next   *element
+	packet []byte // Filegate: recycled (recyclePacket) once buf is read; nil for none
 }
 
 // newBuffer returns an empty buffer that is not closed.
@@ -44,6 +45,17 @@ func newBuffer() *buffer {
 func (b *buffer) write(buf []byte) {
 	b.Cond.L.Lock()
 	e := &element{buf: buf}
+	b.tail.next = e
+	b.tail = e
+	b.Cond.Signal()
+	b.Cond.L.Unlock()
+}
+
+// writePacket makes data, a part of packet, available for Read to receive, and
+// recycles packet once data is read. Neither may be used after the call. (Filegate)
+func (b *buffer) writePacket(data, packet []byte) {
+	b.Cond.L.Lock()
+	e := &element{buf: data, packet: packet}
 	b.tail.next = e
 	b.tail = e
 	b.Cond.Signal()
@@ -71,6 +83,10 @@ func (b *buffer) Read(buf []byte) (n int, err error) {
 			r := copy(buf, b.head.buf)
 			buf, b.head.buf = buf[r:], b.head.buf[r:]
 			n += r
+			if len(b.head.buf) == 0 && b.head.packet != nil { // Filegate
+				recyclePacket(b.head.packet)
+				b.head.packet = nil
+			}
 			continue
 		}
 		// if there is a next buffer, make it the head

@@ -363,7 +363,7 @@ func (ch *channel) handleData(packet []byte) error {
 			return err
 		}
 	} else {
-		ch.pending.write(data)
+		ch.pending.writePacket(data, packet) // Filegate: packet is recycled once read
 	}
 	return nil
 }
