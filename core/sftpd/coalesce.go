@@ -238,13 +238,15 @@ func (c *sftpChannel) Write(p []byte) (int, error) {
 }
 
 // lingers reports whether a whole reply of n bytes should wait for the next ones, with
-// owed replies still to be written. A small one waits while more requests are queued
-// unread (an upload's STATUS replies); a large one (READ data) while the server owes
-// more replies, which its workers are already producing without waiting for the
-// client, up to conn.batch bytes: several go out in one system call.
+// owed replies still to be written: while the server owes more replies, which its
+// workers are producing without waiting for the client, or, for a small one, while
+// more requests are queued unread. Several go out in one system call: a large one (READ
+// data) waits up to conn.batch bytes, small ones (an upload's STATUS replies, one per
+// 32 KiB WRITE) until sendAtOnce. (Uploads of 1 GiB: socket writes per MiB 32 -> 13
+// with aes128-gcm, server CPU -9 % with chacha20; see BenchmarkOpenSSHTransfer.)
 func (c *sftpChannel) lingers(n int, owed int64) bool {
 	if n < sendAtOnce {
-		return c.requests != nil && c.requests.queued.Load()
+		return owed > 0 || c.requests != nil && c.requests.queued.Load()
 	}
 	return owed > 0 && int64(n) < c.conn.batch.Load()
 }

@@ -260,3 +260,26 @@ func TestLingerBatchesDataReplies(t *testing.T) {
 		t.Fatalf("after a timed-out batch, an owed reply: %d writes, want it sent at once", len(w))
 	}
 }
+
+// TestLingerWhileRepliesOwed: small whole replies (an upload's STATUS replies) wait
+// while the server owes more, though no request is queued unread, and go out with the
+// last one owed.
+func TestLingerWhileRepliesOwed(t *testing.T) {
+	rc := &recordConn{}
+	cc := newCorkConn(rc)
+	cc.hold = time.Hour
+	requests := &readAhead{beforeSrc: cc.release}
+	ch := &sftpChannel{ReadWriteCloser: packetChannel{cc}, conn: cc, requests: requests}
+	status := func(id byte) []byte { return []byte{0, 0, 0, 5, 101, 0, 0, 0, id} }
+
+	ch.pending.Add(3)
+	ch.Write(status(1))
+	ch.Write(status(2))
+	if w := rc.take(); len(w) != 0 {
+		t.Fatalf("replies sent while more are owed: %d writes", len(w))
+	}
+	ch.Write(status(3))
+	if w := rc.take(); len(w) != 1 || !bytes.Equal(w[0], bytes.Join([][]byte{status(1), status(2), status(3)}, nil)) {
+		t.Fatalf("the last owed reply: %d writes, want 1 with all three", len(w))
+	}
+}
