@@ -146,40 +146,48 @@ func TestCorkReleasesHeldBytes(t *testing.T) {
 	}
 }
 
-// TestLingerWhileRequestsQueued: a small whole reply written while more requests are
-// buffered waits (for the replies to those), and goes out when the reader turns to the
-// channel again, with the next reply that finds the queue empty, or after maxHold.
-func TestLingerWhileRequestsQueued(t *testing.T) {
+// lingerChannel returns an sftpChannel over a corkConn that holds bytes until told
+// (no timer), the connection it writes to and the readAhead of its requests.
+func lingerChannel() (*recordConn, *corkConn, *readAhead, *sftpChannel) {
 	rc := &recordConn{}
 	cc := newCorkConn(rc)
 	cc.hold = time.Hour
 	requests := &readAhead{beforeSrc: cc.release}
-	ch := &sftpChannel{ReadWriteCloser: packetChannel{cc}, conn: cc, requests: requests}
-	status := func(id byte) []byte { return []byte{0, 0, 0, 5, 101, 0, 0, 0, id} }
+	return rc, cc, requests, &sftpChannel{ReadWriteCloser: packetChannel{cc}, conn: cc, requests: requests}
+}
+
+// statusReply returns an SFTP STATUS reply to request id.
+func statusReply(id byte) []byte { return []byte{0, 0, 0, 5, 101, 0, 0, 0, id} }
+
+// TestLingerWhileRequestsQueued: a small whole reply written while more requests are
+// buffered waits (for the replies to those), and goes out when the reader turns to the
+// channel again, with the next reply that finds the queue empty, or after maxHold.
+func TestLingerWhileRequestsQueued(t *testing.T) {
+	rc, cc, requests, ch := lingerChannel()
 
 	requests.queued.Store(true)
-	ch.Write(status(1))
-	ch.Write(status(2))
+	ch.Write(statusReply(1))
+	ch.Write(statusReply(2))
 	if w := rc.take(); len(w) != 0 {
 		t.Fatalf("replies sent while requests are queued: %d writes", len(w))
 	}
 	requests.queued.Store(false)
-	ch.Write(status(3))
-	if w := rc.take(); len(w) != 1 || !bytes.Equal(w[0], bytes.Join([][]byte{status(1), status(2), status(3)}, nil)) {
+	ch.Write(statusReply(3))
+	if w := rc.take(); len(w) != 1 || !bytes.Equal(w[0], bytes.Join([][]byte{statusReply(1), statusReply(2), statusReply(3)}, nil)) {
 		t.Fatalf("held replies and the next: %d writes, want 1 with all three", len(w))
 	}
 
 	requests.queued.Store(true)
-	ch.Write(status(4))
+	ch.Write(statusReply(4))
 	requests.src = bytes.NewReader(nil)
 	requests.Read(make([]byte, 4)) // the reader turns to the channel
-	if w := rc.take(); len(w) != 1 || !bytes.Equal(w[0], status(4)) {
+	if w := rc.take(); len(w) != 1 || !bytes.Equal(w[0], statusReply(4)) {
 		t.Fatalf("reply not released when the reader went back to the channel: %d writes", len(w))
 	}
 
 	cc.hold = time.Millisecond
 	requests.queued.Store(true)
-	ch.Write(status(5))
+	ch.Write(statusReply(5))
 	deadline := time.Now().Add(10 * time.Second)
 	for len(rc.take()) == 0 {
 		if time.Now().After(deadline) {
@@ -265,21 +273,16 @@ func TestLingerBatchesDataReplies(t *testing.T) {
 // while the server owes more, though no request is queued unread, and go out with the
 // last one owed.
 func TestLingerWhileRepliesOwed(t *testing.T) {
-	rc := &recordConn{}
-	cc := newCorkConn(rc)
-	cc.hold = time.Hour
-	requests := &readAhead{beforeSrc: cc.release}
-	ch := &sftpChannel{ReadWriteCloser: packetChannel{cc}, conn: cc, requests: requests}
-	status := func(id byte) []byte { return []byte{0, 0, 0, 5, 101, 0, 0, 0, id} }
+	rc, _, _, ch := lingerChannel()
 
 	ch.pending.Add(3)
-	ch.Write(status(1))
-	ch.Write(status(2))
+	ch.Write(statusReply(1))
+	ch.Write(statusReply(2))
 	if w := rc.take(); len(w) != 0 {
 		t.Fatalf("replies sent while more are owed: %d writes", len(w))
 	}
-	ch.Write(status(3))
-	if w := rc.take(); len(w) != 1 || !bytes.Equal(w[0], bytes.Join([][]byte{status(1), status(2), status(3)}, nil)) {
+	ch.Write(statusReply(3))
+	if w := rc.take(); len(w) != 1 || !bytes.Equal(w[0], bytes.Join([][]byte{statusReply(1), statusReply(2), statusReply(3)}, nil)) {
 		t.Fatalf("the last owed reply: %d writes, want 1 with all three", len(w))
 	}
 }
