@@ -171,10 +171,11 @@ func (c *corkConn) Close() error {
 }
 
 // sftpChannel is the SSH channel pkg/sftp writes its replies to. It follows the SFTP
-// framing (a 4-byte length, then that many bytes) of what is read and written, to
-// know which replies are owed, and keeps conn corked while a message is unfinished (pkg/sftp writes a message's header and its
-// data back to back, under its connection lock, so the rest always follows at once)
-// and while a write that x/crypto splits is sent (see splitFrom).
+// framing (a 4-byte length, then that many bytes) of what is read and written, to know
+// which replies are owed (see lingers), and keeps conn corked while a message is
+// unfinished (pkg/sftp writes a message's header and its data back to back, under its
+// connection lock, so the rest always follows at once) and while a write that x/crypto
+// splits is sent (see splitFrom).
 type sftpChannel struct {
 	io.ReadWriteCloser
 	conn *corkConn
@@ -182,8 +183,8 @@ type sftpChannel struct {
 	// has more of them buffered, a small whole reply lingers corked: the replies to
 	// those requests follow in microseconds and go out with it in one socket write
 	// (an upload's STATUS replies, one per 32 KiB WRITE). It is sent before requests
-	// reads from the channel again (see readAhead.beforeSrc), with a large write, or
-	// after maxHold.
+	// reads from the channel again (see readAhead.beforeSrc), with the reply that
+	// ends the lingering (see lingers), or after maxHold.
 	requests *readAhead
 
 	replies framing // of what is written
@@ -240,10 +241,11 @@ func (c *sftpChannel) Write(p []byte) (int, error) {
 // lingers reports whether a whole reply of n bytes should wait for the next ones, with
 // owed replies still to be written: while the server owes more replies, which its
 // workers are producing without waiting for the client, or, for a small one, while
-// more requests are queued unread. Several go out in one system call: a large one (READ
-// data) waits up to conn.batch bytes, small ones (an upload's STATUS replies, one per
-// 32 KiB WRITE) until sendAtOnce. (Uploads of 1 GiB: socket writes per MiB 32 -> 13
-// with aes128-gcm, server CPU -9 % with chacha20; see BenchmarkOpenSSHTransfer.)
+// more requests are queued unread. Held replies go out in one system call once they
+// reach conn.batch bytes, when none is owed, or after maxHold: a download's READ data
+// several at a time, an upload's STATUS replies (one per 32 KiB WRITE) by the dozen.
+// (Uploads of 1 GiB: socket writes per MiB 32 -> 13 with aes128-gcm, server CPU -9 %
+// with chacha20; see BenchmarkOpenSSHTransfer.)
 func (c *sftpChannel) lingers(n int, owed int64) bool {
 	if n < sendAtOnce {
 		return owed > 0 || c.requests != nil && c.requests.queued.Load()
