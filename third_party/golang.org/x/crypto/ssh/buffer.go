@@ -43,12 +43,7 @@ func newBuffer() *buffer {
 // write makes buf available for Read to receive.
 // buf must not be modified after the call to write.
 func (b *buffer) write(buf []byte) {
-	b.Cond.L.Lock()
-	e := &element{buf: buf}
-	b.tail.next = e
-	b.tail = e
-	b.Cond.Signal()
-	b.Cond.L.Unlock()
+	b.writePacket(buf, nil) // Filegate: one body for both
 }
 
 // writePacket makes data, a part of packet, available for Read to receive, and
