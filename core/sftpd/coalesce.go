@@ -103,7 +103,7 @@ func (c *corkConn) cork() {
 	c.mu.Unlock()
 }
 
-// linger starts holding small writes until release.
+// linger starts holding small writes until finish(false).
 func (c *corkConn) linger() {
 	c.mu.Lock()
 	c.lingering = true
@@ -120,16 +120,6 @@ func (c *corkConn) finish(linger bool) error {
 		return nil
 	}
 	return c.flush()
-}
-
-// release ends a lingering; held bytes go out unless a message is unfinished.
-func (c *corkConn) release() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.lingering = false
-	if len(c.held) > 0 && !c.corked && c.err == nil {
-		c.flush()
-	}
 }
 
 // expire sends the bytes held for c.hold. When they were a batch of whole replies the
@@ -178,15 +168,7 @@ func (c *corkConn) Close() error {
 // splits is sent (see splitFrom).
 type sftpChannel struct {
 	io.ReadWriteCloser
-	conn *corkConn
-	// requests, when not nil, reads the client's requests from the channel. While it
-	// has more of them buffered, a small whole reply lingers corked: the replies to
-	// those requests follow in microseconds and go out with it in one socket write
-	// (an upload's STATUS replies, one per 32 KiB WRITE). It is sent before requests
-	// reads from the channel again (see readAhead.beforeSrc), with the reply that
-	// ends the lingering (see lingers), or after maxHold.
-	requests *readAhead
-
+	conn    *corkConn
 	replies framing // of what is written
 	asked   framing // of what is read: the requests
 	// pending is the number of requests read and not answered yet: while it is above
@@ -239,17 +221,13 @@ func (c *sftpChannel) Write(p []byte) (int, error) {
 }
 
 // lingers reports whether a whole reply of n bytes should wait for the next ones, with
-// owed replies still to be written: while the server owes more replies, which its
-// workers are producing without waiting for the client, or, for a small one, while
-// more requests are queued unread. Held replies go out in one system call once they
-// reach conn.batch bytes, when none is owed, or after maxHold: a download's READ data
+// owed replies still to be written: those the server's workers are producing without
+// waiting for the client. Held replies go out in one system call once they reach
+// conn.batch bytes, when none is owed, or after maxHold: a download's READ data
 // several at a time, an upload's STATUS replies (one per 32 KiB WRITE) by the dozen.
 // (Uploads of 1 GiB: socket writes per MiB 32 -> 13 with aes128-gcm, server CPU -9 %
 // with chacha20; see BenchmarkOpenSSHTransfer.)
 func (c *sftpChannel) lingers(n int, owed int64) bool {
-	if n < sendAtOnce {
-		return owed > 0 || c.requests != nil && c.requests.queued.Load()
-	}
 	return owed > 0 && int64(n) < c.conn.batch.Load()
 }
 

@@ -3,6 +3,7 @@ package sftpd
 import (
 	"bytes"
 	"encoding/binary"
+	"io"
 	"net"
 	"sync"
 	"testing"
@@ -146,71 +147,28 @@ func TestCorkReleasesHeldBytes(t *testing.T) {
 	}
 }
 
-// lingerChannel returns an sftpChannel over a corkConn that holds bytes until told
-// (no timer), the connection it writes to and the readAhead of its requests.
-func lingerChannel() (*recordConn, *corkConn, *readAhead, *sftpChannel) {
+// lingerChannel returns an sftpChannel reading requests from asked over a corkConn
+// that holds bytes until told (no timer), and the connection it writes to.
+func lingerChannel(asked []byte) (*recordConn, *corkConn, *sftpChannel) {
 	rc := &recordConn{}
 	cc := newCorkConn(rc)
 	cc.hold = time.Hour
-	requests := &readAhead{beforeSrc: cc.release}
-	return rc, cc, requests, &sftpChannel{ReadWriteCloser: packetChannel{cc}, conn: cc, requests: requests}
+	return rc, cc, &sftpChannel{ReadWriteCloser: readsFrom{bytes.NewReader(asked), packetChannel{cc}}, conn: cc}
 }
 
 // statusReply returns an SFTP STATUS reply to request id.
 func statusReply(id byte) []byte { return []byte{0, 0, 0, 5, 101, 0, 0, 0, id} }
-
-// TestLingerWhileRequestsQueued: a small whole reply written while more requests are
-// buffered waits (for the replies to those), and goes out when the reader turns to the
-// channel again, with the next reply that finds the queue empty, or after maxHold.
-func TestLingerWhileRequestsQueued(t *testing.T) {
-	rc, cc, requests, ch := lingerChannel()
-
-	requests.queued.Store(true)
-	ch.Write(statusReply(1))
-	ch.Write(statusReply(2))
-	if w := rc.take(); len(w) != 0 {
-		t.Fatalf("replies sent while requests are queued: %d writes", len(w))
-	}
-	requests.queued.Store(false)
-	ch.Write(statusReply(3))
-	if w := rc.take(); len(w) != 1 || !bytes.Equal(w[0], bytes.Join([][]byte{statusReply(1), statusReply(2), statusReply(3)}, nil)) {
-		t.Fatalf("held replies and the next: %d writes, want 1 with all three", len(w))
-	}
-
-	requests.queued.Store(true)
-	ch.Write(statusReply(4))
-	requests.src = bytes.NewReader(nil)
-	requests.Read(make([]byte, 4)) // the reader turns to the channel
-	if w := rc.take(); len(w) != 1 || !bytes.Equal(w[0], statusReply(4)) {
-		t.Fatalf("reply not released when the reader went back to the channel: %d writes", len(w))
-	}
-
-	cc.hold = time.Millisecond
-	requests.queued.Store(true)
-	ch.Write(statusReply(5))
-	deadline := time.Now().Add(10 * time.Second)
-	for len(rc.take()) == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("lingering reply never sent")
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
 
 // TestLingerBatchesDataReplies: while the server owes more replies (requests read and
 // not answered), whole READ data replies wait for the next ones up to corkConn.batch
 // bytes and go out together; the last owed one goes out at once, and a reply whose
 // successor never comes goes out after maxHold.
 func TestLingerBatchesDataReplies(t *testing.T) {
-	rc := &recordConn{}
-	cc := newCorkConn(rc)
-	cc.hold = time.Hour
 	var asked []byte
 	for id := range 5 {
 		asked = append(asked, 0, 0, 0, 5, 5, 0, 0, 0, byte(id)) // READ requests, cut short
 	}
-	requests := &readAhead{src: bytes.NewReader(asked), beforeSrc: cc.release}
-	ch := &sftpChannel{ReadWriteCloser: channelReadAhead{packetChannel{cc}, requests}, conn: cc, requests: requests}
+	rc, cc, ch := lingerChannel(asked)
 	for n := 0; n < len(asked); {
 		k, err := ch.Read(make([]byte, 4)) // pkg/sftp reads a length, then the rest
 		if err != nil {
@@ -270,19 +228,48 @@ func TestLingerBatchesDataReplies(t *testing.T) {
 }
 
 // TestLingerWhileRepliesOwed: small whole replies (an upload's STATUS replies) wait
-// while the server owes more, though no request is queued unread, and go out with the
-// last one owed.
+// while the server owes more and go out with the last one owed; with none owed one goes
+// out at once, and one whose successor never comes goes out after maxHold.
 func TestLingerWhileRepliesOwed(t *testing.T) {
-	rc, _, _, ch := lingerChannel()
+	rc, cc, ch := lingerChannel(nil)
+
+	ch.pending.Add(1) // one request read: its reply is the only one owed
+	ch.Write(statusReply(1))
+	if w := rc.take(); len(w) != 1 || !bytes.Equal(w[0], statusReply(1)) {
+		t.Fatalf("a reply with none owed: %d writes, want it sent at once", len(w))
+	}
 
 	ch.pending.Add(3)
-	ch.Write(statusReply(1))
 	ch.Write(statusReply(2))
+	ch.Write(statusReply(3))
 	if w := rc.take(); len(w) != 0 {
 		t.Fatalf("replies sent while more are owed: %d writes", len(w))
 	}
-	ch.Write(statusReply(3))
-	if w := rc.take(); len(w) != 1 || !bytes.Equal(w[0], bytes.Join([][]byte{statusReply(1), statusReply(2), statusReply(3)}, nil)) {
+	ch.Write(statusReply(4))
+	if w := rc.take(); len(w) != 1 || !bytes.Equal(w[0], bytes.Join([][]byte{statusReply(2), statusReply(3), statusReply(4)}, nil)) {
 		t.Fatalf("the last owed reply: %d writes, want 1 with all three", len(w))
 	}
+
+	cc.hold = time.Millisecond
+	ch.pending.Add(2)
+	ch.Write(statusReply(5))
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		w := rc.take()
+		if len(w) == 1 && bytes.Equal(w[0], statusReply(5)) {
+			break
+		}
+		if len(w) != 0 || time.Now().After(deadline) {
+			t.Fatalf("lingering reply not sent on its own: %d writes", len(w))
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
+
+// readsFrom is a channel that reads from one reader and writes to another.
+type readsFrom struct {
+	io.Reader
+	packetChannel
+}
+
+func (c readsFrom) Read(p []byte) (int, error) { return c.Reader.Read(p) }

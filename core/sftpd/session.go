@@ -67,11 +67,9 @@ func (s *Server) serveSFTP(ctx context.Context, log *slog.Logger, fsys *vfs.FS, 
 		// the packets (40 KiB; see its FILEGATE.md).
 		opts = append(opts, sftp.WithRSAllocator())
 	}
-	requests := &readAhead{src: ch}
-	var rwc io.ReadWriteCloser = channelReadAhead{ch, requests}
+	var rwc io.ReadWriteCloser = ch
 	if cc != nil {
-		requests.beforeSrc = cc.release
-		rwc = &sftpChannel{ReadWriteCloser: rwc, conn: cc, requests: requests}
+		rwc = &sftpChannel{ReadWriteCloser: ch, conn: cc}
 	}
 	srv := sftp.NewRequestServer(rwc, sftp.Handlers{FileGet: h, FilePut: h, FileCmd: h, FileList: h}, opts...)
 	err := srv.Serve()

@@ -22,6 +22,10 @@ const (
 	channelMaxPacket = 1 << 15
 	// We follow OpenSSH here.
 	channelWindowSize = 64 * channelMaxPacket
+	// windowAdjustFrom is how many bytes are read from a channel before its window
+	// is adjusted: an eighth of the window, so the peer keeps 7/8 of it at least.
+	// (Filegate)
+	windowAdjustFrom = channelWindowSize / 8
 )
 
 // NewChannel represents an incoming request to a channel. It must either be
@@ -374,8 +378,12 @@ func (c *channel) adjustWindow(adj uint32) error {
 	// exceed the initial window setting, we don't worry about overflow.
 	c.myConsumed += adj
 	var sendAdj uint32
-	if (channelWindowSize-c.myWindow > 3*c.maxIncomingPayload) ||
-		(c.myWindow < channelWindowSize/2) {
+	// Filegate: upstream also sends one when the peer's window is short
+	// (channelWindowSize-c.myWindow > 3*c.maxIncomingPayload, or under half the window),
+	// which a peer sending as fast as it may keeps it: an adjustment for every Read of
+	// a busy channel, however small. Consumed bytes are what the peer can use; it waits
+	// only with the whole window unread or consumed, so this threshold never stalls it.
+	if c.myConsumed >= windowAdjustFrom {
 		sendAdj = c.myConsumed
 		c.myConsumed = 0
 		c.myWindow += sendAdj
