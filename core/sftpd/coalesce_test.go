@@ -161,8 +161,9 @@ func statusReply(id byte) []byte { return []byte{0, 0, 0, 5, 101, 0, 0, 0, id} }
 
 // TestLingerBatchesDataReplies: while the server owes more replies (requests read and
 // not answered), whole READ data replies wait for the next ones up to corkConn.batch
-// bytes and go out together; the last owed one goes out at once, and a reply whose
-// successor never comes goes out after maxHold.
+// bytes and go out together; the last owed one goes out at once, a reply whose
+// successor never comes goes out after maxHold, and lateBatches such in a row end
+// batching.
 func TestLingerBatchesDataReplies(t *testing.T) {
 	var asked []byte
 	for id := range 5 {
@@ -206,24 +207,44 @@ func TestLingerBatchesDataReplies(t *testing.T) {
 
 	// Owed a reply that never comes: the one before it goes out after hold.
 	cc.hold = time.Millisecond
-	ch.pending.Add(3) // two more owed after it: the second reply below is not the last
-	ch.Write(replies[0])
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		w := rc.take()
-		if len(w) == 1 && bytes.Equal(w[0], replies[0]) {
-			break
+	late := func() {
+		t.Helper()
+		ch.pending.Add(2) // one more owed after it
+		ch.Write(replies[0])
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			w := rc.take()
+			if len(w) == 1 && bytes.Equal(w[0], replies[0]) {
+				break
+			}
+			if len(w) != 0 || time.Now().After(deadline) {
+				t.Fatalf("held reply not sent on its own: %d writes", len(w))
+			}
+			time.Sleep(time.Millisecond)
 		}
-		if len(w) != 0 || time.Now().After(deadline) {
-			t.Fatalf("held reply not sent on its own: %d writes", len(w))
-		}
-		time.Sleep(time.Millisecond)
+		ch.pending.Add(-1) // the one that never came
 	}
-	// The batch the timer had to send ends batching on this connection (a client
-	// window smaller than a batch would make every one wait for the timer).
+	for range lateBatches - 1 {
+		late()
+	}
+	ch.pending.Add(2) // a batch that completes resets the count
+	ch.Write(replies[0])
+	ch.Write(replies[1])
+	if w := rc.take(); len(w) != 1 {
+		t.Fatalf("a batch after late ones: %d writes, want 1", len(w))
+	}
+	for i := range lateBatches {
+		if got := cc.batch.Load(); got != lingerBatch {
+			t.Fatalf("batch %d after %d late batches in a row, want %d", got, i, lingerBatch)
+		}
+		late()
+	}
+	// lateBatches in a row end batching on this connection (a client window smaller
+	// than a batch would make every one wait for the timer).
+	ch.pending.Add(2)
 	ch.Write(replies[1])
 	if w := rc.take(); len(w) != 1 || !bytes.Equal(w[0], replies[1]) {
-		t.Fatalf("after a timed-out batch, an owed reply: %d writes, want it sent at once", len(w))
+		t.Fatalf("after %d late batches, an owed reply: %d writes, want it sent at once", lateBatches, len(w))
 	}
 }
 
