@@ -431,24 +431,29 @@ line() {
 # or leaves VAL empty when the target has no such figure. Prints the medians on one line
 # with Filegate's peak RSS during the figure; with "cpu", a second line with each server's
 # CPU seconds per GiB moved.
+# An upload FN also names the file it stored in UP_FILE: the figure then fsyncs it right
+# after each run, outside the upload's timing, and prints a third line, "durable": the
+# MB/s of the upload and that fsync together, what the reference servers take to make
+# an upload as safe as Filegate's (which flushes before it commits; see README.md).
 # FIGURES=REGEX (extended, matched against NAME) runs only the figures it matches.
 selected() { [ -z "${FIGURES:-}" ] || grep -Eq -- "$FIGURES" <<<"$1"; } # NAME: does FIGURES pick it?
 figure() {
   local name=$1 unit=$2 fn=$3 cpu=${4:-} run t k
   selected "$name" || return 0
   if declare -F "${fn}_before" >/dev/null; then "${fn}_before"; fi # a comment line of its own
-  local -A vals=([fg]="" [ref]="" [sg]="") cpus=([fg]="" [ref]="" [sg]="")
+  local -A vals=([fg]="" [ref]="" [sg]="") cpus=([fg]="" [ref]="" [sg]="") durs=([fg]="" [ref]="" [sg]="")
   local targets=(fg ref)
   [ -n "$SG_ON" ] && targets+=(sg)
   rss_start
   for run in $(seq "$RUNS"); do
     for k in $(seq 0 $((${#targets[@]} - 1))); do
       t=${targets[$(((k + run - 1) % ${#targets[@]}))]}
-      VAL=""; TICKS=""
+      VAL=""; TICKS=""; UP_FILE=""
       sync # no run inherits another's dirty pages: their write-back would land in its timing
       "$fn" "$t" "$run"
       [ -n "$VAL" ] || continue
       vals[$t]+="$VAL"$'\n'
+      [ -n "$UP_FILE" ] && durs[$t]+="$(durable_mb "$VAL" "$UP_FILE")"$'\n'
       [ -n "$TICKS" ] && cpus[$t]+="$(awk -v d="$TICKS" -v hz="$CLK_TCK" -v n="$SIZE_BYTES" \
         'BEGIN {printf "%.2f", d / hz / (n / 2^30)}')"$'\n'
     done
@@ -458,6 +463,29 @@ figure() {
   if [ -n "$cpu" ]; then
     line "  server CPU per GiB (lower is better)" "s" "$(median <<<"${cpus[fg]}")" "$(median <<<"${cpus[ref]}")" "$(median <<<"${cpus[sg]}")" "$rss"
   fi
+  if [ -n "${durs[fg]}${durs[ref]}" ]; then
+    line "  durable: the upload, then fsync of the file" "$unit" "$(median <<<"${durs[fg]}")" "$(median <<<"${durs[ref]}")" "$(median <<<"${durs[sg]}")" "$rss"
+  fi
+}
+
+# durable_mb MBPS FILE: the MB/s of an upload of SIZE_BYTES at MBPS followed by an fsync
+# of FILE, the file it stored ("-" when FILE is not there).
+durable_mb() {
+  local secs
+  secs=$(python3 -c 'import os, sys, time
+t = time.perf_counter(); fd = os.open(sys.argv[1], os.O_RDONLY); os.fsync(fd); os.close(fd)
+print(time.perf_counter() - t)' "$2" 2>/dev/null) || { echo "-"; return; }
+  awk -v v="$1" -v n="$SIZE_BYTES" -v s="$secs" 'BEGIN {printf "%.0f", n / (n / (v * 1e6) + s) / 1e6}'
+}
+
+# stored TARGET DIR-OF-REFERENCE: the path of up.bin as TARGET stored it (Filegate and
+# SFTPGo: found under their storage; the reference: in its DIR).
+stored() {
+  case $1 in
+    fg) find "$FG_STORAGE" -name up.bin -print -quit ;;
+    ref) echo "$2/up.bin" ;;
+    sg) find "$SG_ROOT" -name up.bin -print -quit ;;
+  esac
 }
 
 # Uploads start clean: every upload figure first removes the previous up.bin on the server it
@@ -511,6 +539,7 @@ fig_sftp_up() {
   has_sftp "$1" || return 0
   sftp_timed "$1" "put $work/local/big.bin @ROOT@/up.bin" "-rm @ROOT@/up.bin" # uploads start clean (above)
   VAL=$(awk -v n="$SIZE_BYTES" -v e="$ELAPSED" 'BEGIN {printf "%.0f", n / e / 1e6}')
+  UP_FILE=$(stored "$1" "${SSHD_ROOT:-}")
 }
 fig_sftp_down() {
   has_sftp "$1" || return 0
@@ -561,6 +590,7 @@ fig_ftp_up() {
   fi
   ticked "${VS_PID:-0}" "$1" curl -sSf "${FTP_TLS[@]}" -o /dev/null -w "$CURL_W" -T "$work/local/big.bin" "$url/up.bin"
   VAL=$(mb "$VAL")
+  UP_FILE=$(stored "$1" "${VS_ROOT:-}")
 }
 fig_ftp_down() {
   local url; url=$(ftp_url "$1") || true
@@ -601,6 +631,7 @@ fig_http_up() {
       ticked 0 sg curl -sSf -o /dev/null -w "$CURL_W" -u "bench:$PW" -T "$work/local/big.bin" "http://127.0.0.1:$SG_DAV_PORT/up.bin" ;;
   esac
   VAL=$(mb "$VAL")
+  UP_FILE=$(stored "$1" "${NG_ROOT:-}/dav")
 }
 
 # ---- requests per second (wrk -t2 -c32) ---------------------------------------------------
