@@ -115,13 +115,14 @@ TOML
     printf '[security]\npassword_cache = "%s"\n' "$FILEGATE_PASSWORD_CACHE" >>"$work/fg/gateway.toml"
   fi
   # FILEGATE_SYNC=none: the local backend's sync = "none" (no flush at commit, like vsftpd
-  # and nginx); unset: its durable default.
-  if [ -n "${FILEGATE_SYNC:-}" ]; then
+  # and nginx); unset: its durable default. FILEGATE_DIRECT=false: its direct = false
+  # (durable uploads through the page cache); unset: O_DIRECT.
+  if [ -n "${FILEGATE_SYNC:-}${FILEGATE_DIRECT:-}" ]; then
     cat >>"$work/fg/gateway.toml" <<TOML
 [[storage]]
 name = "default"
 plugin = "local"
-config = { root = "$work/fg/data/storage", sync = "$FILEGATE_SYNC" }
+config = { root = "$work/fg/data/storage", sync = "${FILEGATE_SYNC:-commit}", direct = ${FILEGATE_DIRECT:-true} }
 TOML
   fi
   keys=$("$fg_bin" init --dir "$work/fg" --json)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -253,6 +254,33 @@ func TestDirectOnlyWhenFlushing(t *testing.T) {
 	got := runUpload(t, s, root, pieces(data, 256<<10), func(int) bool { return false })
 	if !bytes.Equal(got, data) {
 		t.Error("the file differs from the bytes written")
+	}
+}
+
+// TestDirectConfig: config direct = false keeps durable uploads in the page cache,
+// true (the default) writes them past it, and anything else is refused.
+func TestDirectConfig(t *testing.T) {
+	data := patterned(2*directChunk+10, 11)
+	steps := pieces(data, 256<<10)
+	engaged := expectDirect(steps)
+	for _, direct := range []bool{false, true} {
+		root := t.TempDir()
+		if direct {
+			needDirect(t, root)
+		}
+		hs, err := Open(map[string]any{"root": root, "direct": direct})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := hs.(*Storage)
+		got := runUpload(t, s, root, steps, func(i int) bool { return direct && engaged[i] })
+		s.Close()
+		if !bytes.Equal(got, data) {
+			t.Errorf("direct = %v: the file differs from the bytes written", direct)
+		}
+	}
+	if _, err := Open(map[string]any{"root": t.TempDir(), "direct": "no"}); err == nil || !strings.Contains(err.Error(), `"direct"`) {
+		t.Errorf(`direct = "no": error %v, want one naming the key`, err)
 	}
 }
 

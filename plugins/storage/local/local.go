@@ -38,7 +38,7 @@ type Storage struct {
 	root       *os.Root
 	sweepAfter time.Duration  // SweepTemp spares upload files written to more recently
 	noSync     bool           // config sync = "none": Commit does not flush to disk
-	noDirect   bool           // uploads never write past the page cache (direct.go); for benchmarks
+	noDirect   bool           // config direct = false: uploads never write past the page cache (direct.go)
 	writeback  int64          // bytes between two starts of writeback; 0: none
 	lists      *listCache     // recent List pages (see listcache.go); nil: none kept
 	retiring   sync.WaitGroup // removals of replaced files (see retire)
@@ -80,7 +80,9 @@ const (
 
 // Open builds a Storage from its `[[storage]] config` table: "root", required, is the
 // directory (created if missing); "sync" is SyncCommit (the default) or SyncNone;
-// "sweep_after" is described at SweepTemp.
+// "direct" (default true), with SyncCommit, writes uploads past their first MiB with
+// O_DIRECT (direct.go), false through the page cache with writeback started as they
+// are written; "sweep_after" is described at SweepTemp.
 func Open(config map[string]any) (hostapi.Storage, error) {
 	v, ok := config["root"]
 	if !ok {
@@ -112,8 +114,16 @@ func Open(config map[string]any) (hostapi.Storage, error) {
 			return nil, fmt.Errorf(`local: config key "sync" is %v: want %q (the default) or %q`, v, SyncCommit, SyncNone)
 		}
 	}
+	noDirect := false
+	if v, ok := config["direct"]; ok {
+		direct, isBool := v.(bool)
+		if !isBool {
+			return nil, fmt.Errorf(`local: config key "direct" is %v: want true (the default) or false`, v)
+		}
+		noDirect = !direct
+	}
 	for k := range config {
-		if k != "root" && k != "sweep_after" && k != "sync" {
+		if k != "root" && k != "sweep_after" && k != "sync" && k != "direct" {
 			return nil, fmt.Errorf("local: unknown config key %q", k)
 		}
 	}
@@ -121,7 +131,7 @@ func Open(config map[string]any) (hostapi.Storage, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.sweepAfter, s.noSync = sweepAfter, noSync
+	s.sweepAfter, s.noSync, s.noDirect = sweepAfter, noSync, noDirect
 	return s, nil
 }
 

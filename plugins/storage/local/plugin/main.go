@@ -19,6 +19,7 @@ var manifest = hostapi.Manifest{
 	Config: []hostapi.ConfigField{
 		{Name: "root", Type: hostapi.ConfigPath, Required: true, Doc: "the folder holding the files (created if missing); relative to gateway.toml"},
 		{Name: "sync", Type: hostapi.ConfigString, Doc: `"commit" (the default) flushes each upload before it becomes visible; "none" leaves flushing to the system`},
+		{Name: "direct", Type: hostapi.ConfigBool, Doc: "true (the default) writes flushed uploads past the page cache with O_DIRECT; false through it"},
 		{Name: "sweep_after", Type: hostapi.ConfigDuration, Doc: `SweepTemp spares upload files written to more recently than this, e.g. "1h"`},
 	},
 }
