@@ -378,11 +378,12 @@ func (c *channel) adjustWindow(adj uint32) error {
 	// exceed the initial window setting, we don't worry about overflow.
 	c.myConsumed += adj
 	var sendAdj uint32
-	// Filegate: upstream also sends one when the peer's window is short
+	// Filegate: upstream sends one whenever the peer's window is short
 	// (channelWindowSize-c.myWindow > 3*c.maxIncomingPayload, or under half the window),
-	// which a peer sending as fast as it may keeps it: an adjustment for every Read of
-	// a busy channel, however small. Consumed bytes are what the peer can use; it waits
-	// only with the whole window unread or consumed, so this threshold never stalls it.
+	// which a peer sending as fast as it may always is: an adjustment for every Read of
+	// a busy channel, however small. Here one goes once windowAdjustFrom bytes were
+	// read. A peer waits only when its whole window is unread or read here; read, that
+	// is far more than windowAdjustFrom, so this never stalls it.
 	if c.myConsumed >= windowAdjustFrom {
 		sendAdj = c.myConsumed
 		c.myConsumed = 0
