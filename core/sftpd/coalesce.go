@@ -36,8 +36,8 @@ const (
 	// lateBatches is how many batches in a row the timer must send before batching
 	// stops on a connection (see corkConn.expire). One was too few: on a busy VM a
 	// reply now and then comes over 1 ms late, and one late reply ended batching on
-	// most 64 MiB downloads of BenchmarkOpenSSHTransfer (socket writes per MiB 24
-	// instead of 12, server CPU +20 %).
+	// most 64 MiB downloads of BenchmarkOpenSSHTransfer (socket writes per MiB 23-29
+	// instead of 9, server CPU up to +20 %).
 	lateBatches = 4
 )
 
@@ -153,7 +153,7 @@ func (c *corkConn) expire() {
 // flush sends the held bytes in one write; c.mu is held.
 func (c *corkConn) flush() error {
 	c.timer.Stop()
-	c.late = 0
+	c.late = 0 // sent before the timer; expire counts its own
 	_, err := c.Conn.Write(c.held)
 	c.held = c.held[:0]
 	if err != nil {
@@ -238,7 +238,8 @@ func (c *sftpChannel) Write(p []byte) (int, error) {
 // conn.batch bytes, when none is owed, or after maxHold: a download's READ data
 // several at a time, an upload's STATUS replies (one per 32 KiB WRITE) by the dozen.
 // (Uploads of 1 GiB: socket writes per MiB 32 -> 13 with aes128-gcm, server CPU -9 %
-// with chacha20; see BenchmarkOpenSSHTransfer.)
+// with chacha20; 2.6-3.6 once x/crypto's window adjustments came per 256 KiB; see
+// BenchmarkOpenSSHTransfer.)
 func (c *sftpChannel) lingers(n int, owed int64) bool {
 	return owed > 0 && int64(n) < c.conn.batch.Load()
 }
