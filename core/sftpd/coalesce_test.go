@@ -35,6 +35,23 @@ func (c *recordConn) take() [][]byte {
 	return w
 }
 
+// awaitAlone waits until want is written, alone in one write, by the timer (held
+// bytes released on their own); what names them in the failure.
+func (c *recordConn) awaitAlone(t *testing.T, want []byte, what string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		w := c.take()
+		if len(w) == 1 && bytes.Equal(w[0], want) {
+			return
+		}
+		if len(w) != 0 || time.Now().After(deadline) {
+			t.Fatalf("%s not sent on its own: %d writes", what, len(w))
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 // packetChannel stands for an SSH channel over cc: a channel write is cut into SSH
 // packets of at most channelPacket bytes from its start, as x/crypto does for
 // OpenSSH's client, and each is written the way x/crypto writes an AES-GCM packet
@@ -134,17 +151,7 @@ func TestCorkReleasesHeldBytes(t *testing.T) {
 	ch := &sftpChannel{ReadWriteCloser: packetChannel{cc}, conn: cc}
 	header, _ := message(32 << 10)
 	ch.Write(header) // the data never comes (x/crypto blocked on the window, say)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		w := rc.take()
-		if len(w) == 1 && bytes.Equal(w[0], header) {
-			return
-		}
-		if len(w) != 0 || time.Now().After(deadline) {
-			t.Fatalf("held bytes not released on their own: %d writes", len(w))
-		}
-		time.Sleep(time.Millisecond)
-	}
+	rc.awaitAlone(t, header, "held bytes")
 }
 
 // lingerChannel returns an sftpChannel reading requests from asked over a corkConn
@@ -211,17 +218,7 @@ func TestLingerBatchesDataReplies(t *testing.T) {
 		t.Helper()
 		ch.pending.Add(2) // one more owed after it
 		ch.Write(replies[0])
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			w := rc.take()
-			if len(w) == 1 && bytes.Equal(w[0], replies[0]) {
-				break
-			}
-			if len(w) != 0 || time.Now().After(deadline) {
-				t.Fatalf("held reply not sent on its own: %d writes", len(w))
-			}
-			time.Sleep(time.Millisecond)
-		}
+		rc.awaitAlone(t, replies[0], "held reply")
 		ch.pending.Add(-1) // the one that never came
 	}
 	for range lateBatches - 1 {
@@ -274,17 +271,7 @@ func TestLingerWhileRepliesOwed(t *testing.T) {
 	cc.hold = time.Millisecond
 	ch.pending.Add(2)
 	ch.Write(statusReply(5))
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		w := rc.take()
-		if len(w) == 1 && bytes.Equal(w[0], statusReply(5)) {
-			break
-		}
-		if len(w) != 0 || time.Now().After(deadline) {
-			t.Fatalf("lingering reply not sent on its own: %d writes", len(w))
-		}
-		time.Sleep(time.Millisecond)
-	}
+	rc.awaitAlone(t, statusReply(5), "lingering reply")
 }
 
 // readsFrom is a channel that reads from one reader and writes to another.
