@@ -298,7 +298,8 @@ start_sftpgo() {
     die "SFTPGo did not start"
   fi
   SG_ON=1
-  log "SFTPGo: $("$SFTPGO_BIN" --version 2>/dev/null | head -1) (portable; FTP ${SG_FTP_PORT:+on}${SG_FTP_PORT:-off}, FTPS ${SG_FTPS:+on}${SG_FTPS:-off}, WebDAV ${SG_DAV_PORT:+on}${SG_DAV_PORT:-off})"
+  onoff() { if [ -n "$1" ]; then echo on; else echo off; fi; }
+  log "SFTPGo: $("$SFTPGO_BIN" --version 2>/dev/null | head -1) (portable; FTP $(onoff "$SG_FTP_PORT"), FTPS $(onoff "$SG_FTPS"), WebDAV $(onoff "$SG_DAV_PORT"))"
 }
 
 # ---- peak RSS of the gateway per figure ------------------------------------------------------
