@@ -288,7 +288,8 @@ start_sftpgo() {
     export SFTPGO_SFTPD__BINDINGS__0__ADDRESS=127.0.0.1 SFTPGO_FTPD__BINDINGS__0__ADDRESS=127.0.0.1 \
       SFTPGO_WEBDAVD__BINDINGS__0__ADDRESS=127.0.0.1 SFTPGO_HTTPD__BINDINGS__0__ADDRESS=127.0.0.1 \
       SFTPGO_TELEMETRY__BIND_ADDRESS=127.0.0.1 SFTPGO_TELEMETRY__BIND_PORT=0 \
-      SFTPGO_FTPD__PASSIVE_PORT_RANGE__START="${range% *}" SFTPGO_FTPD__PASSIVE_PORT_RANGE__END="${range#* }"
+      SFTPGO_FTPD__PASSIVE_PORT_RANGE__START="${range% *}" SFTPGO_FTPD__PASSIVE_PORT_RANGE__END="${range#* }" \
+      SFTPGO_COMMON__MAX_PER_HOST_CONNECTIONS=0 # its default, 20, refuses wrk's 32 connections
     exec "$SFTPGO_BIN" "${args[@]}"
   ) >"$work/sftpgo.out" 2>&1 &
   SG_PID=$!; pids+=("$SG_PID")
@@ -301,6 +302,49 @@ start_sftpgo() {
   onoff() { if [ -n "$1" ]; then echo on; else echo off; fi; }
   log "SFTPGo: $("$SFTPGO_BIN" --version 2>/dev/null | head -1) (portable; FTP $(onoff "$SG_FTP_PORT"), FTPS $(onoff "$SG_FTPS"), WebDAV $(onoff "$SG_DAV_PORT"))"
 }
+
+# start_sftpgo_api: a second SFTPGo, "serve" mode with only its REST API (portable mode
+# turns the REST API off), for the listing and token figures: in-memory users, an admin
+# created at start, user bench (home $SG_ROOT) created through the API. "serve" needs
+# SFTPGo's templates folder (SFTPGO_TEMPLATES, else templates/ beside the binary or in
+# /usr/share/sftpgo); without one these figures have no SFTPGo column.
+SGA_PORT=""
+start_sftpgo_api() {
+  [ -n "$SG_ON" ] || return 0
+  local tpl="${SFTPGO_TEMPLATES:-}" d
+  if [ -z "$tpl" ]; then
+    for d in "$(dirname "$SFTPGO_BIN")/templates" /usr/share/sftpgo/templates; do
+      [ -d "$d" ] && { tpl=$d; break; }
+    done
+  fi
+  if [ -z "$tpl" ] || [ ! -d "$tpl" ]; then
+    log "SFTPGo: REST API figures skipped (no templates folder; set SFTPGO_TEMPLATES)"; return 0
+  fi
+  mkdir -p "$work/sgapi"
+  ln -sfn "$(cd "$tpl" && pwd)" "$work/sgapi/templates"
+  local port; port=$(free_port)
+  (
+    cd "$work/sgapi" || exit 1
+    export SFTPGO_DATA_PROVIDER__DRIVER=memory SFTPGO_DATA_PROVIDER__CREATE_DEFAULT_ADMIN=true \
+      SFTPGO_DEFAULT_ADMIN_USERNAME=admin SFTPGO_DEFAULT_ADMIN_PASSWORD="$PW" \
+      SFTPGO_HTTPD__BINDINGS__0__ADDRESS=127.0.0.1 SFTPGO_HTTPD__BINDINGS__0__PORT="$port" \
+      SFTPGO_HTTPD__BINDINGS__0__ENABLE_WEB_ADMIN=false SFTPGO_HTTPD__BINDINGS__0__ENABLE_WEB_CLIENT=false \
+      SFTPGO_SFTPD__BINDINGS__0__PORT=0 SFTPGO_TELEMETRY__BIND_PORT=0 SFTPGO_COMMON__MAX_PER_HOST_CONNECTIONS=0
+    exec "$SFTPGO_BIN" serve -c . --log-file-path "$work/sgapi/sftpgo.log"
+  ) >"$work/sgapi.out" 2>&1 &
+  pids+=("$!")
+  wait_port "$port" || { cat "$work/sgapi.out" >&2; die "SFTPGo (serve) did not start"; }
+  local admin user
+  admin=$(curl -sSf -u "admin:$PW" "http://127.0.0.1:$port/api/v2/token") || die "SFTPGo: no admin token"
+  user=$(printf '{"status":1,"username":"bench","password":"%s","home_dir":"%s","permissions":{"/":["*"]}}' "$PW" "$SG_ROOT")
+  curl -sSf -o /dev/null -H "Authorization: Bearer $(json_field "$admin" access_token)" \
+    -H 'Content-Type: application/json' -d "$user" "http://127.0.0.1:$port/api/v2/users" ||
+    die "SFTPGo: creating user bench through its REST API failed"
+  SGA_PORT=$port
+  log "SFTPGo: REST API (serve mode) on for the listing and token figures"
+}
+# sg_token: a fresh SFTPGo user token (they expire) in SG_TOKEN.
+sg_token() { SG_TOKEN=$(json_field "$(curl -sSf -u "bench:$PW" "http://127.0.0.1:$SGA_PORT/api/v2/user/token")" access_token); }
 
 # ---- peak RSS of the gateway per figure ------------------------------------------------------
 
@@ -638,21 +682,36 @@ fig_http_up() {
 
 # ---- requests per second (wrk -t2 -c32) ---------------------------------------------------
 
-wrk_rps() { wrk -t2 -c32 -d"${WRK_SECONDS}s" "$@" | awk '/Requests\/sec/ {printf "%.0f", $2}'; }
+# wrk_rps ARGS...: requests per second, or nothing (and a message) when any response was
+# not a success: a server that refuses fast must not look fast.
+wrk_rps() {
+  wrk -t2 -c32 -d"${WRK_SECONDS}s" "$@" | awk -v url="${*: -1}" '
+    /Non-2xx or 3xx responses/ { bad = $NF }
+    /Requests\/sec/ { rps = $2 }
+    END {
+      if (bad) { printf "bench: %s: %s responses were not 2xx or 3xx; no figure\n", url, bad > "/dev/stderr"; exit }
+      if (rps != "") printf "%.0f", rps
+    }'
+}
 fig_list() {
   case $1 in
     fg) fg_token; VAL=$(wrk_rps -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$FG_HTTP_PORT/api/list/files?path=/list1000") ;;
     ref) VAL=$(wrk_rps "http://127.0.0.1:$NG_PORT/list1000/") ;;
+    sg) [ -n "$SGA_PORT" ] || return 0
+      sg_token; VAL=$(wrk_rps -H "Authorization: Bearer $SG_TOKEN" "http://127.0.0.1:$SGA_PORT/api/v2/user/dirs?path=/list1000") ;;
   esac
 }
-fig_auth() {
-  [ "$1" = fg ] || return 0
-  cat >"$work/auth.lua" <<LUA
+fig_auth() { # SFTPGo's counterpart: GET /api/v2/user/token with the password (HTTP basic auth)
+  case $1 in
+    fg) cat >"$work/auth.lua" <<LUA
 wrk.method = "POST"
 wrk.body = '$FG_AUTH_BODY'
 wrk.headers["Content-Type"] = "application/json"
 LUA
-  VAL=$(wrk_rps -s "$work/auth.lua" "http://127.0.0.1:$FG_HTTP_PORT/apiaccess/auth")
+      VAL=$(wrk_rps -s "$work/auth.lua" "http://127.0.0.1:$FG_HTTP_PORT/apiaccess/auth") ;;
+    sg) [ -n "$SGA_PORT" ] || return 0
+      VAL=$(wrk_rps -H "Authorization: Basic $(printf '%s' "bench:$PW" | base64 -w0)" "http://127.0.0.1:$SGA_PORT/api/v2/user/token") ;;
+  esac
 }
 
 # ---- setup -------------------------------------------------------------------------------
@@ -681,6 +740,7 @@ bench_setup() {
   if [[ $want == *" sftp "* || $want == *" ftp "* ]]; then
     if [[ $want == *" http "* ]]; then start_sftpgo webdav; else start_sftpgo; fi
     [ -n "$SG_ON" ] && seed "$SG_ROOT"
+    if [[ $want == *" http "* ]] && [ -n "$SG_ON" ]; then seed_small "$SG_ROOT/list1000"; start_sftpgo_api; fi
   else
     log "SFTPGo: not compared by this script"
   fi
