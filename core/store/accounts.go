@@ -34,7 +34,10 @@ func (s *Store) CreateTenant(ctx context.Context, name, storage, root string) (T
 	return t, nil
 }
 
-const tenantCols = `id, association_key, name, storage, storage_root, created_at`
+const (
+	tenantCols  = `id, association_key, name, storage, storage_root, created_at`
+	qTenantByID = `SELECT ` + tenantCols + ` FROM tenants WHERE id = ?`
+)
 
 func scanTenant(row interface{ Scan(...any) error }) (Tenant, error) {
 	var t Tenant
@@ -52,7 +55,7 @@ func (s *Store) TenantByKey(ctx context.Context, key string) (Tenant, error) {
 
 // Tenant finds a tenant by id.
 func (s *Store) Tenant(ctx context.Context, id int64) (Tenant, error) {
-	t, err := scanTenant(s.queryRow(ctx, `SELECT `+tenantCols+` FROM tenants WHERE id = ?`, id))
+	t, err := scanTenant(s.queryRow(ctx, qTenantByID, id))
 	return t, notFound(err, "tenant")
 }
 
@@ -102,7 +105,10 @@ func (s *Store) CreateAPIAccount(ctx context.Context, a APIAccount) (APIAccount,
 	return a, nil
 }
 
-const apiCols = `id, tenant_id, access_key, secret_hash, scopes, path_prefix, description, expires_at, created_at`
+const (
+	apiCols          = `id, tenant_id, access_key, secret_hash, scopes, path_prefix, description, expires_at, created_at`
+	qAPIAccountByKey = `SELECT ` + apiCols + ` FROM api_accounts WHERE access_key = ?`
+)
 
 func scanAPI(row interface{ Scan(...any) error }) (APIAccount, error) {
 	var a APIAccount
@@ -115,7 +121,7 @@ func scanAPI(row interface{ Scan(...any) error }) (APIAccount, error) {
 
 // APIAccountByKey finds a REST API account by AccessKey in any tenant.
 func (s *Store) APIAccountByKey(ctx context.Context, accessKey string) (APIAccount, error) {
-	a, err := scanAPI(s.queryRow(ctx, `SELECT `+apiCols+` FROM api_accounts WHERE access_key = ?`, accessKey))
+	a, err := scanAPI(s.queryRow(ctx, qAPIAccountByKey, accessKey))
 	return a, notFound(err, "REST API account")
 }
 
@@ -173,7 +179,10 @@ type FTPAccount struct {
 	UpdatedAt     time.Time
 }
 
-const ftpCols = `id, tenant_id, username, password_hash, ssh_keys, access_rights, chroot, description, enabled, allowed_ips, created_at, updated_at`
+const (
+	ftpCols               = `id, tenant_id, username, password_hash, ssh_keys, access_rights, chroot, description, enabled, allowed_ips, created_at, updated_at`
+	qFTPAccountByUsername = `SELECT ` + ftpCols + ` FROM ftp_accounts WHERE username = ?`
+)
 
 func scanFTP(row interface{ Scan(...any) error }) (FTPAccount, error) {
 	var a FTPAccount
@@ -232,7 +241,7 @@ func (s *Store) FTPAccount(ctx context.Context, tenantID, id int64) (FTPAccount,
 
 // FTPAccountByUsername finds an FTP account by its login name, in any tenant.
 func (s *Store) FTPAccountByUsername(ctx context.Context, username string) (FTPAccount, error) {
-	a, err := scanFTP(s.queryRow(ctx, `SELECT `+ftpCols+` FROM ftp_accounts WHERE username = ?`, username))
+	a, err := scanFTP(s.queryRow(ctx, qFTPAccountByUsername, username))
 	return a, notFound(err, "FTP account")
 }
 

@@ -54,12 +54,18 @@ func (s *Store) ListChildren(ctx context.Context, tenantID int64, dir string, op
 	return page, nil
 }
 
+// Queries of a listing (prepared at Open: see preparedReads).
+const (
+	qChildren = `SELECT path, type, size, modified FROM tree WHERE tenant_id = ? AND path >= ? AND path < ? AND path <> ? ORDER BY path LIMIT ?`
+	qTreeType = `SELECT type FROM tree WHERE tenant_id = ? AND path = ?`
+)
+
 // childrenFrom reads rows of the folder lo ("/dir/") in [from, hi) but after,
 // appending direct children to page until it holds want entries. It returns done, or
 // where to read on: past a child folder's subtree when it met its descendants.
 func (s *Store) childrenFrom(ctx context.Context, tenantID int64, lo, from, after, hi string, opts hostapi.ListOptions, want int, page *hostapi.ListPage) (nextFrom, nextAfter string, done bool, err error) {
 	quota := want - len(page.Entries)
-	rows, err := s.query(ctx, `SELECT path, type, size, modified FROM tree WHERE tenant_id = ? AND path >= ? AND path < ? AND path <> ? ORDER BY path LIMIT ?`,
+	rows, err := s.query(ctx, qChildren,
 		tenantID, from, hi, after, quota)
 	if err != nil {
 		return "", "", false, err
@@ -106,7 +112,7 @@ func (s *Store) checkDir(ctx context.Context, tenantID int64, dir string) error 
 		return nil
 	}
 	var typ string
-	err := s.queryRow(ctx, `SELECT type FROM tree WHERE tenant_id = ? AND path = ?`, tenantID, dir).Scan(&typ)
+	err := s.queryRow(ctx, qTreeType, tenantID, dir).Scan(&typ)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return fmt.Errorf("store: list %q: %w", dir, hostapi.ErrNotExist)

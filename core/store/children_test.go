@@ -161,3 +161,25 @@ func benchStore(b *testing.B) (*Store, Tenant) {
 	}
 	return s, tn
 }
+
+// BenchmarkRequestLookups reads what every REST API request reads to check its bearer
+// token (accounts.Service.Verify): the REST API account by AccessKey and its tenant.
+func BenchmarkRequestLookups(b *testing.B) {
+	s, tn := benchStore(b)
+	ctx := context.Background()
+	a, err := s.CreateAPIAccount(ctx, APIAccount{TenantID: tn.ID, AccessKey: "AK_bench", SecretHash: "x", Scopes: []string{"*"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			got, err := s.APIAccountByKey(ctx, a.AccessKey)
+			if err != nil || got.ID != a.ID {
+				b.Fatalf("APIAccountByKey = %+v, %v", got, err)
+			}
+			if t, err := s.Tenant(ctx, got.TenantID); err != nil || t.ID != tn.ID {
+				b.Fatalf("Tenant = %+v, %v", t, err)
+			}
+		}
+	})
+}

@@ -24,8 +24,8 @@ type Store struct {
 	d Dialect
 	w *sql.DB // writes (one connection for SQLite, so writers queue instead of failing)
 	r *sql.DB // reads
-	// prepared holds the statements of preparedQueries, prepared on w at Open, by
-	// query; read-only after Open.
+	// prepared holds the statements of preparedWrites (on w) and preparedReads (on r),
+	// prepared at Open, by query; read-only after Open.
 	prepared map[string]*sql.Stmt
 }
 
@@ -74,21 +74,33 @@ func Open(ctx context.Context, driver, dsn string) (*Store, error) {
 	return s, nil
 }
 
-// preparedQueries are the statements of every recorded event (see RecordID): prepared
-// once, at Open, instead of parsed again in every transaction, which for SQLite took
-// a quarter of an event's CPU (BenchmarkRecordUpload).
-var preparedQueries = []string{qInsertEvent, qTreeParent, qTreeUpsert, qTreeDelete}
+// preparedWrites are the statements of every recorded event (see RecordID) and
+// preparedReads those every request reads: the REST API account and tenant behind a
+// bearer token, an FTP or SFTP login's account, a folder listing, a download's stored
+// SHA-256. Prepared once, at Open, on the pool that runs them, instead of parsed again
+// each time, which for SQLite took a quarter of an event's CPU (BenchmarkRecordUpload)
+// and half of a token check's (BenchmarkRequestLookups).
+var (
+	preparedWrites = []string{qInsertEvent, qTreeParent, qTreeUpsert, qTreeDelete}
+	preparedReads  = []string{qTenantByID, qAPIAccountByKey, qFTPAccountByUsername, qTreeType, qChildren, qFileSum}
+)
 
-// prepare prepares preparedQueries on the writer. It runs before any transaction: with
-// SQLite's single writer connection, preparing on the pool during one would wait for it.
+// prepare prepares preparedWrites on the writer and preparedReads on the readers. It
+// runs before any transaction: with SQLite's single writer connection, preparing on the
+// pool during one would wait for it.
 func (s *Store) prepare(ctx context.Context) error {
-	s.prepared = make(map[string]*sql.Stmt, len(preparedQueries))
-	for _, q := range preparedQueries {
-		st, err := s.w.PrepareContext(ctx, s.d.Rebind(q))
-		if err != nil {
-			return fmt.Errorf("store: prepare %q: %w", q, err)
+	s.prepared = make(map[string]*sql.Stmt, len(preparedWrites)+len(preparedReads))
+	for _, set := range []struct {
+		db      *sql.DB
+		queries []string
+	}{{s.w, preparedWrites}, {s.r, preparedReads}} {
+		for _, q := range set.queries {
+			st, err := set.db.PrepareContext(ctx, s.d.Rebind(q))
+			if err != nil {
+				return fmt.Errorf("store: prepare %q: %w", q, err)
+			}
+			s.prepared[q] = st
 		}
-		s.prepared[q] = st
 	}
 	return nil
 }
@@ -125,11 +137,19 @@ func (s *Store) exec(ctx context.Context, q string, args ...any) (sql.Result, er
 	return s.w.ExecContext(ctx, s.d.Rebind(q), args...)
 }
 
+// query runs q on the readers, as the statement prepared at Open when it is one.
 func (s *Store) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	if st := s.prepared[q]; st != nil {
+		return st.QueryContext(ctx, args...)
+	}
 	return s.r.QueryContext(ctx, s.d.Rebind(q), args...)
 }
 
+// queryRow runs q on the readers, as the statement prepared at Open when it is one.
 func (s *Store) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	if st := s.prepared[q]; st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
 	return s.r.QueryRowContext(ctx, s.d.Rebind(q), args...)
 }
 
