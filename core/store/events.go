@@ -37,7 +37,7 @@ func (s *Store) RecordID(ctx context.Context, tenantID int64, ev hostapi.Event) 
 	return id, nil
 }
 
-// The statements of recorded events (see preparedQueries).
+// The statements of recorded events (prepared at Open: see preparedWrites).
 const (
 	qInsertEvent = `INSERT INTO events (tenant_id, time, type, protocol, account, path, from_path, size, sha256, remote_addr, is_dir, done, total) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
 	qTreeParent  = `INSERT INTO tree (tenant_id, path, type, size, modified, sha256, protocol, account) VALUES (?, ?, 'dir', 0, ?, '', ?, ?) ON CONFLICT (tenant_id, path) DO NOTHING`
