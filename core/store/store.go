@@ -24,9 +24,10 @@ type Store struct {
 	d Dialect
 	w *sql.DB // writes (one connection for SQLite, so writers queue instead of failing)
 	r *sql.DB // reads
-	// prepared holds the statements of preparedWrites (on w) and preparedReads (on r),
-	// prepared at Open, by query; read-only after Open.
-	prepared map[string]*sql.Stmt
+	// writeStmts and readStmts hold the statements of preparedWrites (on w) and
+	// preparedReads (on r), prepared at Open, by query; read-only after Open. Two maps:
+	// a statement runs only on its own pool (a Tx refuses another pool's).
+	writeStmts, readStmts map[string]*sql.Stmt
 }
 
 // Dialect is what differs between the databases the store runs on.
@@ -88,26 +89,37 @@ var (
 // prepare prepares preparedWrites on the writer and preparedReads on the readers. It
 // runs before any transaction: with SQLite's single writer connection, preparing on the
 // pool during one would wait for it.
-func (s *Store) prepare(ctx context.Context) error {
-	s.prepared = make(map[string]*sql.Stmt, len(preparedWrites)+len(preparedReads))
-	for _, set := range []struct {
-		db      *sql.DB
-		queries []string
-	}{{s.w, preparedWrites}, {s.r, preparedReads}} {
-		for _, q := range set.queries {
-			st, err := set.db.PrepareContext(ctx, s.d.Rebind(q))
-			if err != nil {
-				return fmt.Errorf("store: prepare %q: %w", q, err)
-			}
-			s.prepared[q] = st
-		}
+func (s *Store) prepare(ctx context.Context) (err error) {
+	if s.writeStmts, err = s.prepareOn(ctx, s.w, preparedWrites); err != nil {
+		return err
 	}
-	return nil
+	s.readStmts, err = s.prepareOn(ctx, s.r, preparedReads)
+	return err
+}
+
+// prepareOn prepares queries on db, by query.
+func (s *Store) prepareOn(ctx context.Context, db *sql.DB, queries []string) (map[string]*sql.Stmt, error) {
+	stmts := make(map[string]*sql.Stmt, len(queries))
+	for _, q := range queries {
+		st, err := db.PrepareContext(ctx, s.d.Rebind(q))
+		if err != nil {
+			closeStmts(stmts)
+			return nil, fmt.Errorf("store: prepare %q: %w", q, err)
+		}
+		stmts[q] = st
+	}
+	return stmts, nil
+}
+
+func closeStmts(stmts map[string]*sql.Stmt) {
+	for _, st := range stmts {
+		st.Close()
+	}
 }
 
 // txExec runs q in tx, as the statement prepared at Open when it is one.
 func (s *Store) txExec(ctx context.Context, tx *sql.Tx, q string, args ...any) (sql.Result, error) {
-	if st := s.prepared[q]; st != nil {
+	if st := s.writeStmts[q]; st != nil {
 		return tx.StmtContext(ctx, st).ExecContext(ctx, args...)
 	}
 	return tx.ExecContext(ctx, s.d.Rebind(q), args...)
@@ -115,7 +127,7 @@ func (s *Store) txExec(ctx context.Context, tx *sql.Tx, q string, args ...any) (
 
 // txQueryRow runs q in tx, as the statement prepared at Open when it is one.
 func (s *Store) txQueryRow(ctx context.Context, tx *sql.Tx, q string, args ...any) *sql.Row {
-	if st := s.prepared[q]; st != nil {
+	if st := s.writeStmts[q]; st != nil {
 		return tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
 	}
 	return tx.QueryRowContext(ctx, s.d.Rebind(q), args...)
@@ -123,9 +135,8 @@ func (s *Store) txQueryRow(ctx context.Context, tx *sql.Tx, q string, args ...an
 
 // Close closes the database.
 func (s *Store) Close() error {
-	for _, st := range s.prepared {
-		st.Close()
-	}
+	closeStmts(s.writeStmts)
+	closeStmts(s.readStmts)
 	err := s.w.Close()
 	if s.r != s.w {
 		err = errors.Join(err, s.r.Close())
@@ -139,7 +150,7 @@ func (s *Store) exec(ctx context.Context, q string, args ...any) (sql.Result, er
 
 // query runs q on the readers, as the statement prepared at Open when it is one.
 func (s *Store) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	if st := s.prepared[q]; st != nil {
+	if st := s.readStmts[q]; st != nil {
 		return st.QueryContext(ctx, args...)
 	}
 	return s.r.QueryContext(ctx, s.d.Rebind(q), args...)
@@ -147,7 +158,7 @@ func (s *Store) query(ctx context.Context, q string, args ...any) (*sql.Rows, er
 
 // queryRow runs q on the readers, as the statement prepared at Open when it is one.
 func (s *Store) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
-	if st := s.prepared[q]; st != nil {
+	if st := s.readStmts[q]; st != nil {
 		return st.QueryRowContext(ctx, args...)
 	}
 	return s.r.QueryRowContext(ctx, s.d.Rebind(q), args...)
