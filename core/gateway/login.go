@@ -124,9 +124,10 @@ func (g *Gateway) login(ctx context.Context, protocol string, remote net.Addr, u
 	return g.Accounts.LoginFTPAccount(ctx, username, cred, addr)
 }
 
+// recordLogin records a login's outcome, even when the client has already gone.
 func (g *Gateway) recordLogin(ctx context.Context, tenantID int64, typ, protocol, account string, remote net.Addr) {
 	ev := hostapi.Event{Time: time.Now().UTC(), Type: typ, Protocol: protocol, Account: account, Path: "/", RemoteAddr: remote.String()}
-	if err := g.Store.Record(ctx, tenantID, ev); err != nil {
+	if err := g.Store.Record(context.WithoutCancel(ctx), tenantID, ev); err != nil {
 		g.Log.Error("recording login event", "err", err)
 	}
 }

@@ -391,12 +391,14 @@ func (f *FS) event(typ, p string) hostapi.Event {
 	}
 }
 
-// record appends ev to the journal, if there is one.
+// record appends ev to the journal, if there is one. It is called once the storage has
+// made the change, so it ignores ctx's cancellation: a client that leaves meanwhile
+// must not leave the change without its event (TestEventOutlivesClient).
 func (f *FS) record(ctx context.Context, ev hostapi.Event) error {
 	if f.journal == nil {
 		return nil
 	}
-	if err := f.journal.Record(ctx, f.session.TenantID, ev); err != nil {
+	if err := f.journal.Record(context.WithoutCancel(ctx), f.session.TenantID, ev); err != nil {
 		return fmt.Errorf("vfs: record %s %s: %w", ev.Type, ev.Path, err)
 	}
 	return nil

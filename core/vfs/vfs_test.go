@@ -35,6 +35,9 @@ func (j *journal) Record(ctx context.Context, tenantID int64, ev hostapi.Event) 
 	if j.err != nil {
 		return j.err
 	}
+	if err := ctx.Err(); err != nil { // as the store does: a cancelled transaction never starts
+		return err
+	}
 	if tenantID != 7 {
 		return fmt.Errorf("tenant %d, want 7", tenantID)
 	}
@@ -619,4 +622,81 @@ func TestSymlinkEscape(t *testing.T) {
 		t.Errorf("a file was written outside the root")
 	}
 	e.j.want(t)
+}
+
+// leavingClient is a backend whose every change is done, then the client leaves: the
+// request's context is cancelled, as a session's is when its connection drops during
+// an operation.
+type leavingClient struct {
+	hostapi.Storage
+	leave context.CancelFunc
+}
+
+func (b leavingClient) Mkdir(ctx context.Context, name string) error {
+	defer b.leave()
+	return b.Storage.Mkdir(ctx, name)
+}
+
+func (b leavingClient) Rename(ctx context.Context, from, to string) error {
+	defer b.leave()
+	return b.Storage.Rename(ctx, from, to)
+}
+
+func (b leavingClient) Remove(ctx context.Context, name string) error {
+	defer b.leave()
+	return b.Storage.Remove(ctx, name)
+}
+
+func (b leavingClient) Create(ctx context.Context, name string) (hostapi.Upload, error) {
+	up, err := b.Storage.Create(ctx, name)
+	return leavingUpload{up, b.leave}, err
+}
+
+type leavingUpload struct {
+	hostapi.Upload
+	leave context.CancelFunc
+}
+
+func (u leavingUpload) Commit(ctx context.Context) error {
+	defer u.leave()
+	return u.Upload.Commit(ctx)
+}
+
+// TestEventOutlivesClient: a change the storage has made is recorded even when the
+// client leaves while it is made. Otherwise the file, folder or rename would be there
+// with no event for the log, the rules or the webhooks.
+func TestEventOutlivesClient(t *testing.T) {
+	backends(t, func(t *testing.T, e *env) {
+		do := func(op func(ctx context.Context, fs *vfs.FS) error) {
+			t.Helper()
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			fs := vfs.New(leavingClient{e.backend, cancel}, e.j, e.fs.Session())
+			if err := op(ctx, fs); err != nil {
+				t.Fatal(err)
+			}
+		}
+		do(func(ctx context.Context, fs *vfs.FS) error { return fs.Mkdir(ctx, "/d", false) })
+		do(func(ctx context.Context, fs *vfs.FS) error {
+			w, err := fs.Create(ctx, "/d/f", vfs.CreateOptions{})
+			if err != nil {
+				return err
+			}
+			if _, err := w.Write([]byte("data")); err != nil {
+				return err
+			}
+			_, err = w.Commit(ctx)
+			return err
+		})
+		do(func(ctx context.Context, fs *vfs.FS) error { return fs.Rename(ctx, "/d/f", "/d/g") })
+		do(func(ctx context.Context, fs *vfs.FS) error { return fs.Remove(ctx, "/d/g", false) })
+		var types []string
+		for _, ev := range e.j.take(t) {
+			types = append(types, ev.Type)
+		}
+		want := []string{hostapi.EventDirCreated, hostapi.EventFileUploaded, hostapi.EventFileMoved, hostapi.EventFileDeleted}
+		if !slices.Equal(types, want) {
+			t.Errorf("events %q, want %q", types, want)
+		}
+	})
 }
