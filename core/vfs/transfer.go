@@ -58,7 +58,7 @@ func (f *FS) Open(ctx context.Context, p string, offset int64) (*Reader, error) 
 	if err != nil {
 		return nil, t.fail("open", err)
 	}
-	r := &Reader{rc: rc, fs: f, ctx: context.WithoutCancel(ctx), tenant: t.tenant, offset: offset, size: -1}
+	r := &Reader{rc: rc, fs: f, ctx: ctx, tenant: t.tenant, offset: offset, size: -1}
 	var mtime time.Time
 	if lf, ok := rc.(localFile); ok {
 		if fi, err := lf.Stat(); err == nil && fi.Mode().IsRegular() {
@@ -97,7 +97,7 @@ type Reader struct {
 	rc     io.ReadCloser
 	file   localFile // rc, when it reads a local regular file
 	fs     *FS
-	ctx    context.Context // for recording on Close, even after the request ended
+	ctx    context.Context // for recording on Close (record ignores its cancellation)
 	tenant string
 	offset int64
 	size   int64     // the file's size when file is set, else -1

@@ -647,6 +647,11 @@ func (b leavingClient) Remove(ctx context.Context, name string) error {
 	return b.Storage.Remove(ctx, name)
 }
 
+func (b leavingClient) Open(ctx context.Context, name string, offset int64) (io.ReadCloser, error) {
+	defer b.leave() // before the file is read and closed
+	return b.Storage.Open(ctx, name, offset)
+}
+
 func (b leavingClient) Create(ctx context.Context, name string) (hostapi.Upload, error) {
 	up, err := b.Storage.Create(ctx, name)
 	return leavingUpload{up, b.leave}, err
@@ -689,12 +694,22 @@ func TestEventOutlivesClient(t *testing.T) {
 			return err
 		})
 		do(func(ctx context.Context, fs *vfs.FS) error { return fs.Rename(ctx, "/d/f", "/d/g") })
+		do(func(ctx context.Context, fs *vfs.FS) error {
+			r, err := fs.Open(ctx, "/d/g", 0)
+			if err != nil {
+				return err
+			}
+			if _, err := io.Copy(io.Discard, r); err != nil {
+				return err
+			}
+			return r.Close()
+		})
 		do(func(ctx context.Context, fs *vfs.FS) error { return fs.Remove(ctx, "/d/g", false) })
 		var types []string
 		for _, ev := range e.j.take(t) {
 			types = append(types, ev.Type)
 		}
-		want := []string{hostapi.EventDirCreated, hostapi.EventFileUploaded, hostapi.EventFileMoved, hostapi.EventFileDeleted}
+		want := []string{hostapi.EventDirCreated, hostapi.EventFileUploaded, hostapi.EventFileMoved, hostapi.EventFileDownloaded, hostapi.EventFileDeleted}
 		if !slices.Equal(types, want) {
 			t.Errorf("events %q, want %q", types, want)
 		}
