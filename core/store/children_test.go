@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/filegate/filegate/core/store/storetest"
@@ -146,6 +148,25 @@ func BenchmarkRecordUpload(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkRecordParallel records file.uploaded events from 8 goroutines at once, as
+// many clients uploading small files do.
+func BenchmarkRecordParallel(b *testing.B) {
+	s, tn := benchStore(b)
+	ctx := context.Background()
+	var n atomic.Int64
+	b.SetParallelism(max(1, 8/runtime.GOMAXPROCS(0))) // 8 goroutines on 2 cores
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			ev := hostapi.Event{Type: hostapi.EventFileUploaded, Path: fmt.Sprintf("/many/f%06d.bin", n.Add(1)), Size: 4096,
+				SHA256: "5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef", Protocol: "sftp", Account: "bench", RemoteAddr: "127.0.0.1:40000"}
+			if err := s.Record(ctx, tn.ID, ev); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
 }
 
 // benchStore opens a new SQLite store, closed when b ends, with one tenant.

@@ -18,23 +18,30 @@ func (s *Store) Record(ctx context.Context, tenantID int64, ev hostapi.Event) er
 	return err
 }
 
-// RecordID is Record returning the new event's id.
+// RecordID is Record returning the new event's id. Concurrent calls share
+// transactions (see groupCommit); each returns once its own event is committed.
 func (s *Store) RecordID(ctx context.Context, tenantID int64, ev hostapi.Event) (int64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, fmt.Errorf("store: record %s %q: %w", ev.Type, ev.Path, err)
+	}
 	if ev.Time.IsZero() {
 		ev.Time = now()
 	}
-	var id int64
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		err := s.txQueryRow(ctx, tx, qInsertEvent, tenantID, ev.Time.UnixMilli(), ev.Type, ev.Protocol, ev.Account, ev.Path, ev.From, ev.Size, ev.SHA256, ev.RemoteAddr, boolInt(ev.IsDir), ev.Done, ev.Total).Scan(&id)
-		if err != nil {
-			return err
-		}
-		return s.applyToTree(ctx, tx, tenantID, ev)
-	})
+	id, err := s.record(ctx, tenantID, ev)
 	if err != nil {
 		return 0, fmt.Errorf("store: record %s %q: %w", ev.Type, ev.Path, err)
 	}
 	return id, nil
+}
+
+// insertEvent appends ev to the event log and applies it to the metadata tree, in tx.
+func (s *Store) insertEvent(ctx context.Context, tx *sql.Tx, tenantID int64, ev hostapi.Event) (int64, error) {
+	var id int64
+	err := s.txQueryRow(ctx, tx, qInsertEvent, tenantID, ev.Time.UnixMilli(), ev.Type, ev.Protocol, ev.Account, ev.Path, ev.From, ev.Size, ev.SHA256, ev.RemoteAddr, boolInt(ev.IsDir), ev.Done, ev.Total).Scan(&id)
+	if err != nil {
+		return 0, err
+	}
+	return id, s.applyToTree(ctx, tx, tenantID, ev)
 }
 
 // The statements of recorded events (prepared at Open: see preparedWrites).

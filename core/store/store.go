@@ -28,6 +28,10 @@ type Store struct {
 	// preparedReads (on r), prepared at Open, by query; read-only after Open. Two maps:
 	// a statement runs only on its own pool (a Tx refuses another pool's).
 	writeStmts, readStmts map[string]*sql.Stmt
+	// group shares Record's transactions between concurrent callers when the writer
+	// has one connection (SQLite), where they would queue for it one by one anyway.
+	// PostgreSQL's writers commit in parallel and the server groups their flushes.
+	group *groupCommit
 }
 
 // Dialect is what differs between the databases the store runs on.
@@ -64,6 +68,9 @@ func Open(ctx context.Context, driver, dsn string) (*Store, error) {
 		return nil, fmt.Errorf("store: open %s: %w", d.Name(), err)
 	}
 	s := &Store{d: d, w: w, r: r}
+	if w.Stats().MaxOpenConnections == 1 {
+		s.group = new(groupCommit)
+	}
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, err
