@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"slices"
 	"sync"
 
 	hostapi "github.com/filegate/filegate/hostapi/v1"
@@ -53,13 +54,13 @@ func (g *groupCommit) join(q *queuedEvent) (lead bool) {
 func (g *groupCommit) take() []*queuedEvent {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	n := min(len(g.queued), maxGroup)
-	batch := g.queued[:n:n]
-	g.queued = g.queued[n:]
-	if len(g.queued) == 0 {
-		g.queued = nil // let the backing array go
+	batch := g.queued
+	if len(batch) <= maxGroup {
+		g.queued = nil
+		return batch
 	}
-	return batch
+	g.queued = slices.Clone(batch[maxGroup:]) // the rest, in an array of its own
+	return batch[:maxGroup:maxGroup]
 }
 
 // handOver gives the lead to the first caller queued during the last batch, or ends
@@ -118,14 +119,7 @@ func (s *Store) commitBatch(ctx context.Context, batch []*queuedEvent) {
 		batch[0].id, batch[0].err = 0, err
 		return
 	}
-	for _, q := range batch {
-		q.err = s.inTx(ctx, func(tx *sql.Tx) error {
-			var err error
-			q.id, err = s.insertEvent(ctx, tx, q.tenantID, q.ev)
-			return err
-		})
-		if q.err != nil {
-			q.id = 0
-		}
+	for i := range batch {
+		s.commitBatch(ctx, batch[i:i+1])
 	}
 }

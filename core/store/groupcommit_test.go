@@ -31,10 +31,10 @@ func TestGroupCommitKeepsEachCallersOutcome(t *testing.T) {
 	s.group.mu.Lock()
 	s.group.leading = true
 	s.group.mu.Unlock()
-	const n = 12
+	const n = maxGroup + 4 // two batches
 	paths := make([]string, n)
 	for i := range paths {
-		paths[i] = fmt.Sprintf("/in/f%02d.bin", i)
+		paths[i] = fmt.Sprintf("/in/f%03d.bin", i)
 	}
 	paths[5] = "/bad"
 	ids := make(map[string]int64)
@@ -75,7 +75,7 @@ func TestGroupCommitKeepsEachCallersOutcome(t *testing.T) {
 		}
 		last = ids[p]
 	}
-	evs, total, err := s.Events(ctx, tn.ID, EventFilter{Limit: 100})
+	evs, total, err := s.Events(ctx, tn.ID, EventFilter{Limit: n})
 	if err != nil || total != n-1 {
 		t.Fatalf("event log holds %d events (%v), want %d", total, err, n-1)
 	}
