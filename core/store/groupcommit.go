@@ -78,11 +78,12 @@ func (g *groupCommit) handOver() {
 // record commits ev through the group commit and returns its id.
 // Without one (s.group nil), the event gets a transaction of its own.
 func (s *Store) record(ctx context.Context, tenantID int64, ev hostapi.Event) (int64, error) {
-	q := &queuedEvent{tenantID: tenantID, ev: ev, turn: make(chan bool, 1)}
+	q := &queuedEvent{tenantID: tenantID, ev: ev}
 	if s.group == nil {
 		s.commitBatch(ctx, []*queuedEvent{q})
 		return q.id, q.err
 	}
+	q.turn = make(chan bool, 1)
 	if !s.group.join(q) && !<-q.turn {
 		return q.id, q.err
 	}
