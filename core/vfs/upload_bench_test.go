@@ -3,13 +3,16 @@ package vfs_test
 import (
 	"context"
 	"crypto/sha256"
+	"fmt"
 	"io"
 	"net"
+	"path/filepath"
 	"testing"
 
 	"github.com/filegate/filegate/core/internal/cputime"
 
 	"github.com/filegate/filegate/core/internal/iobuf"
+	"github.com/filegate/filegate/core/store"
 	"github.com/filegate/filegate/core/vfs"
 	hostapi "github.com/filegate/filegate/hostapi/v1"
 	"github.com/filegate/filegate/plugins/storage/local"
@@ -130,4 +133,46 @@ func sendingConn(b *testing.B, size int) (net.Conn, chan struct{}) {
 			}
 		}
 	})
+}
+
+// BenchmarkSmallUploadsDurable uploads 4 KiB files one after another through vfs into
+// the local backend with its durable default and a SQLite store as the journal, as a
+// `put -r` of small files does: per file a flush of the file and of its folder, and
+// the event's transaction.
+func BenchmarkSmallUploadsDurable(b *testing.B) {
+	backend, err := local.New(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer backend.Close()
+	st, err := store.Open(context.Background(), "sqlite", filepath.Join(b.TempDir(), "filegate.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	tn, err := st.CreateTenant(context.Background(), "bench", "default", "/")
+	if err != nil {
+		b.Fatal(err)
+	}
+	fsys := vfs.New(backend, st, vfs.Session{TenantID: tn.ID, Account: "bench", Protocol: "sftp",
+		Rights: vfs.Rights{Read: true, List: true, Write: true}})
+	ctx := context.Background()
+	if err := fsys.Mkdir(ctx, "/many", false); err != nil {
+		b.Fatal(err)
+	}
+	data := make([]byte, 4096)
+	i := 0
+	for b.Loop() {
+		i++
+		w, err := fsys.Create(ctx, fmt.Sprintf("/many/f%06d.bin", i), vfs.CreateOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := w.Write(data); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := w.Commit(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
