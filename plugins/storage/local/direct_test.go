@@ -394,3 +394,22 @@ func TestSpans(t *testing.T) {
 		t.Errorf("%v is not whole", s)
 	}
 }
+
+// TestCacheWritesInPieces: writes through the page cache larger than cacheWrite go in
+// pieces, each where it belongs: appends of every size, and writes out of order over
+// them, leave the file holding exactly the bytes written, at both sync settings.
+func TestCacheWritesInPieces(t *testing.T) {
+	for _, noSync := range []bool{true, false} {
+		s, root := newDurable(t)
+		s.noSync, s.noDirect, s.cacheWrite = noSync, true, 1000
+		data := patterned(50_000, 3)
+		steps := pieces(data, 4567, 1000, 1, 12345, 999, 1001)
+		over := patterned(3333, 4)
+		copy(data[1500:], over)
+		steps = append(steps, writeStep{1500, over})
+		got := runUpload(t, s, root, steps, func(int) bool { return false })
+		if !bytes.Equal(got, data) {
+			t.Errorf("sync none %v: the file differs from the bytes written (%d bytes, want %d)", noSync, len(got), len(data))
+		}
+	}
+}

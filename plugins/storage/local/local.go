@@ -40,6 +40,7 @@ type Storage struct {
 	noSync     bool           // config sync = "none": Commit does not flush to disk
 	noDirect   bool           // config direct = false: uploads never write past the page cache (direct.go)
 	writeback  int64          // bytes between two starts of writeback; 0: none
+	cacheWrite int            // the most bytes one write through the page cache takes (direct.go)
 	lists      *listCache     // recent List pages (see listcache.go); nil: none kept
 	retiring   sync.WaitGroup // removals of replaced files (see retire)
 }
@@ -62,7 +63,7 @@ func New(dir string) (*Storage, error) {
 	if err != nil {
 		return nil, fmt.Errorf("local: open root: %w", err)
 	}
-	return &Storage{root: r, lists: newListCache(), writeback: writebackChunk}, nil
+	return &Storage{root: r, lists: newListCache(), writeback: writebackChunk, cacheWrite: cacheWriteMax}, nil
 }
 
 // Values of the config key "sync".
