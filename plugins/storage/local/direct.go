@@ -128,17 +128,17 @@ func (u *Upload) writeAt(p []byte, off int64) (int, error) {
 
 // cacheWriteMax bounds the bytes of one write through the page cache. Linux sizes the
 // page cache's pieces (folios) by the write: a 1 MiB write takes a 1 MiB folio, which
-// a virtual machine whose free memory the host takes back (virtio-balloon free page
-// reporting, as on this project's Firecracker guests) serves from memory the host must
-// fault in again, page by page, inside the copy. Writes of up to 512 KiB reuse memory
-// freed on the way instead. A 1 GiB upload in 1 MiB writes took 0.59-0.66 s of system
-// time against 0.34-0.40 s in 128-512 KiB pieces (BenchmarkPageCacheWrites); on the
-// FTP upload path the copy into the page cache fell from about 1.1 s to 0.13 s per GiB
-// (perf, bench/README.md). A few more system calls cost next to nothing.
+// on a virtual machine that hands free memory back to its host (virtio-balloon free
+// page reporting, as on this project's Firecracker guests) comes from memory the host
+// must fault in again, page by page, inside the copy. Writes of 512 KiB and less did
+// not pay that here: 1 GiB in 1 MiB writes took 0.58-0.60 s, in 256 KiB pieces 0.37 s
+// (BenchmarkPageCacheWrites; 128 and 512 KiB pieces measured the same as 256), and on
+// the FTP upload path the copy into the page cache fell from about 1.1 s to 0.13 s per
+// GiB (perf, bench/README.md). The extra system calls cost next to nothing.
 const cacheWriteMax = 256 << 10
 
 // writeBuffered writes p at off through the page cache, at most u.s.cacheWrite bytes
-// per write (see cacheWriteMax).
+// per write (see cacheWriteMax; 0: p whole).
 func (u *Upload) writeBuffered(p []byte, off int64) (int, error) {
 	piece := u.s.cacheWrite
 	if piece <= 0 {
