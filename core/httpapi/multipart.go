@@ -435,8 +435,12 @@ func (p *formPart) Read(b []byte) (int, error) {
 	return p.readRaw(b)
 }
 
-// readRaw reads the part's data as sent, copied out of the buffer.
+// readRaw reads the part's data as sent: received straight into a large b when
+// nothing of the part is buffered (readDirect), else copied out of the buffer.
 func (p *formPart) readRaw(b []byte) (int, error) {
+	if n, ok := p.readDirect(b); ok {
+		return n, p.err
+	}
 	p.more(false)
 	if p.n == 0 {
 		return 0, p.err
@@ -447,6 +451,45 @@ func (p *formPart) readRaw(b []byte) (int, error) {
 		return n, p.err
 	}
 	return n, nil
+}
+
+// directMin is the smallest read that readDirect serves: for a smaller one, a copy
+// out of the buffer costs less than a receive of its own.
+const directMin = 64 << 10
+
+// readDirect receives the next bytes of the body straight into b and returns how many
+// are data of the part, keeping the rest (a delimiter and what follows it, or what may
+// start one) in the reader's buffer, where the next scan finds them. A caller reading
+// into memory of its own (vfs.Writer.ReadFrom reads into the hash's buffers) so gets
+// the data without the copy out of the buffer that Read and WriteTo make. ok is false,
+// and nothing consumed, when b is small, more than a few bytes are buffered, the body
+// has ended or failed, or no byte of data came; the buffered path then goes on.
+func (p *formPart) readDirect(b []byte) (n int, ok bool) {
+	pr := p.pr
+	held := pr.w - pr.r // left unscanned: at most the start of a possible delimiter
+	limit := min(len(b), len(pr.buf))
+	if len(b) < directMin || p.n > 0 || p.err != nil || pr.err != nil || held >= directMin || held >= limit {
+		return 0, false
+	}
+	if held > 0 { // the buffered path hands on what is buffered, if it can, unread
+		if p.n, p.err = pr.scan(pr.buf[pr.r:pr.w], p.total); p.n > 0 || p.err != nil {
+			return 0, false
+		}
+	}
+	m := copy(b, pr.buf[pr.r:pr.w])
+	k, err := pr.src.Read(b[m:limit])
+	m += max(k, 0)
+	if err != nil {
+		pr.err = err
+	}
+	n, serr := pr.scan(b[:m], p.total)
+	pr.r, pr.w = 0, copy(pr.buf, b[n:m])
+	if n == 0 {
+		return 0, false
+	}
+	p.total += int64(n)
+	p.err = serr
+	return n, true
 }
 
 // rawPart reads the undecoded data of a part.

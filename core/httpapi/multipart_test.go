@@ -37,7 +37,8 @@ type readResult struct {
 
 // readMode is how a fuzz case reads: bit i of skip skips part i; chunk bounds the
 // reads of the body (0: no bound); atEOF returns the last bytes with io.EOF;
-// useRead reads part data with Read through a buffer of readSize bytes, not WriteTo.
+// useRead reads part data with Read through a buffer of readSize bytes, not WriteTo;
+// a readSize of directMin or more takes formPart's direct reads.
 type readMode struct {
 	skip     uint8
 	chunk    int
@@ -47,13 +48,17 @@ type readMode struct {
 }
 
 func modeOf(flags uint16) readMode {
-	return readMode{
+	m := readMode{
 		skip:     uint8(flags),
 		chunk:    int(flags>>8) & 0x1f,
 		atEOF:    flags&(1<<13) != 0,
 		useRead:  flags&(1<<14) != 0,
 		readSize: 1 + int(flags>>8)&0x7,
 	}
+	if flags&(1<<15) != 0 {
+		m.readSize += directMin
+	}
+	return m
 }
 
 // formNames returns a part's form name and file name the way mime/multipart.Part's
@@ -291,7 +296,7 @@ var multipartSeeds = []struct {
 
 func TestPartReaderMatchesMime(t *testing.T) {
 	for _, s := range multipartSeeds {
-		for _, flags := range []uint16{s.flags, s.flags | 1<<14, s.flags | 1<<8, s.flags | 3<<8 | 1<<13} {
+		for _, flags := range []uint16{s.flags, s.flags | 1<<14, s.flags | 1<<8, s.flags | 3<<8 | 1<<13, s.flags | 1<<15 | 1<<14, s.flags | 1<<15 | 1<<14 | 3<<8} {
 			comparePartReader(t, []byte(s.body), s.boundary, flags)
 		}
 	}

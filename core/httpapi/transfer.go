@@ -199,14 +199,22 @@ func (u *uploadBatch) dropSpool() {
 	}
 }
 
-// copyPart streams one file part into its upload, enforcing the size limit. A part
-// of the request body is written straight from the body reader's buffer; a spooled
-// one is copied in iobuf chunks.
+// copyPart streams one file part into its upload, enforcing the size limit. Into a
+// vfs.Writer, the part is received straight into the hash's buffers (its ReadFrom and
+// formPart's direct reads: no copy between the connection and the storage); into
+// anything else (a spool file), a part of the request body is written straight from
+// the body reader's buffer; a spooled one is copied in iobuf chunks.
 func (a *API) copyPart(w io.Writer, part io.Reader) error {
 	max := a.opt.MaxUpload
 	var n int64
 	var err error
-	if p, ok := part.(*formPart); ok {
+	if vw, ok := w.(*vfs.Writer); ok {
+		src := part
+		if max > 0 {
+			src = io.LimitReader(part, max+1)
+		}
+		n, err = vw.ReadFrom(src)
+	} else if p, ok := part.(*formPart); ok {
 		dst := w
 		if max > 0 {
 			dst = &limitWriter{w: w, left: max}
