@@ -18,7 +18,8 @@ import (
 // buffer, looks for the boundary a few KiB at a time and copies every byte of a file
 // once more on its way out; here the body is read into one iobuf.ChunkSize buffer,
 // searched with one bytes.Index per fill, and a part's bytes are handed to its
-// destination straight out of that buffer (formPart.WriteTo).
+// destination straight out of that buffer (formPart.WriteTo), or, for a reader with
+// large buffers of its own, received straight into those (formPart.readDirect).
 //
 // What is accepted is what mime/multipart accepts (FuzzMultipart checks it): a
 // preamble and an epilogue, which are skipped; transport padding (spaces and tabs)
