@@ -10,7 +10,6 @@ import (
 	"io"
 	"log/slog"
 	"mime/multipart"
-	"net"
 	"net/http"
 	"os"
 	"path"
@@ -255,15 +254,4 @@ func (e *Env) PostUpload(contentType string, body io.Reader) (status int, errMsg
 	var out struct{ Error string }
 	json.Unmarshal(b, &out)
 	return resp.StatusCode, out.Error
-}
-
-// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func FreePort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }

@@ -47,16 +47,26 @@ func Start(t testing.TB, adjust func(*config.Config)) *Env {
 // named "default" that puts the primary storage elsewhere than on local disk.
 func StartWith(t testing.TB, text string, adjust func(*config.Config)) *Env {
 	t.Helper()
-	ftpPort, sftpPort := gatewaytest.FreePort(t), gatewaytest.FreePort(t)
+	// Port 0: the gateway binds a free port itself and reports it (Gateway.Addr). A
+	// port picked free beforehand could be taken by a parallel test before the
+	// gateway binds it ("address already in use", seen in CI).
 	env := gatewaytest.Start(t, text, func(c *config.Config) {
-		c.FTP.Listen = "127.0.0.1:" + strconv.Itoa(ftpPort)
-		c.SFTP.Listen = "127.0.0.1:" + strconv.Itoa(sftpPort)
+		c.FTP.Listen = "127.0.0.1:0"
+		c.SFTP.Listen = "127.0.0.1:0"
 		c.FTP.PassivePorts = "50000-50999"
 		if adjust != nil {
 			adjust(c)
 		}
 	})
-	return &Env{Env: env, FTPPort: ftpPort, SFTPPort: sftpPort}
+	return &Env{Env: env, FTPPort: boundPort(env, "ftp"), SFTPPort: boundPort(env, "sftp")}
+}
+
+// boundPort is the port the gateway's listener name is bound to, 0 when it is off.
+func boundPort(env *gatewaytest.Env, name string) int {
+	if a, ok := env.G.Addr(name).(*net.TCPAddr); ok {
+		return a.Port
+	}
+	return 0
 }
 
 // FTPAddr is the FTP listener's host:port.
