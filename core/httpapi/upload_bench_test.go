@@ -9,12 +9,10 @@ import (
 	"io"
 	"mime/multipart"
 	"net"
-	"path/filepath"
 	"testing"
 
 	"github.com/filegate/filegate/core/internal/cputime"
 	"github.com/filegate/filegate/core/internal/iobuf"
-	"github.com/filegate/filegate/core/store"
 	"github.com/filegate/filegate/core/vfs"
 	"github.com/filegate/filegate/plugins/storage/local"
 )
@@ -130,15 +128,7 @@ func BenchmarkMultipartUpload(b *testing.B) {
 	const size = 64 << 20
 	const boundary = "bench-boundary-1234567890"
 	ctx := context.Background()
-	st, err := store.Open(ctx, "sqlite", filepath.Join(b.TempDir(), "bench.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
-	tn, err := st.CreateTenant(ctx, "bench", "default", "/")
-	if err != nil {
-		b.Fatal(err)
-	}
+	st, tn := benchStore(b)
 	backend, err := local.Open(map[string]any{"root": b.TempDir(), "sync": local.SyncNone})
 	if err != nil {
 		b.Fatal(err)
